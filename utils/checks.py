@@ -1,0 +1,114 @@
+"""The machinery behind every exercise check: run a behaviour test, give points and a hint, keep going.
+
+A check module (e.g. ``checks_linear``) declares each exercise with ``@exercise(...)`` on a test that raises
+``Mistake("hint naming the mistake")`` when the learner's code misbehaves. In a notebook::
+
+    build_autoencoder = check.build_autoencoder(build_autoencoder)
+
+runs the test and returns what the rest of the notebook should use: the learner's function when it passes,
+otherwise the course's reference implementation (generated from solutions/ into utils/reference/), so a
+learner who is stuck can still run everything below. In strict mode (COURSE_STRICT=1) a check that does not
+pass raises ``CheckFailed`` instead.
+"""
+import importlib
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .settings import STRICT_ENV, strict_mode
+
+
+class Mistake(Exception):
+    """Raised by a test: the learner's code shows a known mistake; the message names it and hints at the fix."""
+
+
+class CheckFailed(AssertionError):
+    """Raised in strict mode when an exercise is not done or not right."""
+
+
+@dataclass
+class Result:
+    key: str
+    title: str
+    points: int
+    max_points: int
+    status: str  # "passed", "failed", "error" (the code raised) or "not attempted"
+    message: str
+
+
+RESULTS = {}  # "check module:exercise key" -> the latest Result in this kernel
+UTILS_DIR = str(Path(__file__).resolve().parent)
+
+
+class Exercise:
+    """A graded exercise: calling it with the learner's implementation checks it and returns what to use."""
+
+    def __init__(self, test, key, title, points, reference):
+        self.test, self.key, self.title, self.points = test, key, title, points
+        self.reference = reference  # "module.name" inside utils.reference
+        self.id = f"{test.__module__}:{key}"
+        self.__doc__ = test.__doc__
+
+    def __call__(self, candidate):
+        result = self.run(candidate)
+        RESULTS[self.id] = result
+        print(result.message)
+        if result.status == "passed":
+            return candidate
+        if strict_mode():
+            raise CheckFailed(f"{result.message}\n({STRICT_ENV} is set: unfinished or wrong exercises stop the run.)")
+        print(f"   The rest of the notebook uses the course's reference `{self.reference.split('.')[-1]}`, "
+              "so you can carry on; come back, fix your code and run its cell and this check again.")
+        return self.load_reference()
+
+    def run(self, candidate):
+        label = f"Exercise {self.key} · {self.title}"
+        try:
+            with torch.random.fork_rng(devices=[]):  # checks draw their own seeded numbers, not the notebook's
+                torch.manual_seed(0)
+                self.test(candidate)
+        except NotImplementedError:
+            return self._result(0, "not attempted", f"… {label}: not attempted yet (0/{self.points} points).")
+        except Mistake as mistake:
+            return self._result(0, "failed", f"✗ {label}: 0/{self.points} points.\n   Hint: {mistake}")
+        except Exception as error:  # the learner's code crashed: show where, in their code, not in ours
+            where = _learner_frame(error)
+            return self._result(0, "error", f"✗ {label}: 0/{self.points} points. Your code raised "
+                                            f"{type(error).__name__}: {error}{where}")
+        return self._result(self.points, "passed", f"✓ {label}: {self.points}/{self.points} points.")
+
+    def _result(self, points, status, message):
+        return Result(self.key, self.title, points, self.points, status, message)
+
+    def load_reference(self):
+        module, name = self.reference.rsplit(".", 1)
+        return getattr(importlib.import_module(f"utils.reference.{module}"), name)
+
+
+def exercise(key, title, points, reference):
+    """Declare a check: ``@exercise("1", "the seed's model", 2, "nb01_linear_autoencoder.build_autoencoder")``."""
+    return lambda test: Exercise(test, key, title, points, reference)
+
+
+def _learner_frame(error):
+    # The innermost frame outside this package (and outside torch) is the learner's line.
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if not frame.filename.startswith(UTILS_DIR) and "site-packages" not in frame.filename]
+    return f"\n   (in your code, line {frames[-1].lineno}: {frames[-1].line})" if frames else ""
+
+
+def score_summary(check_module):
+    """Print every exercise of a notebook's check module with its points, and return (earned, possible)."""
+    exercises = sorted((value for value in vars(check_module).values() if isinstance(value, Exercise)),
+                       key=lambda ex: ex.key)
+    earned = possible = 0
+    for ex in exercises:
+        result = RESULTS.get(ex.id)
+        status = result.status if result else "not run"
+        points = result.points if result else 0
+        earned, possible = earned + points, possible + ex.points
+        print(f"  Exercise {ex.key:<4} {ex.title:<40} {points:>2}/{ex.points:<2} {status}")
+    print(f"  {'Total':<45} {earned:>2}/{possible}")
+    return earned, possible

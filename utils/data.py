@@ -1,0 +1,162 @@
+"""MNIST and Fashion-MNIST as in-memory tensors, loaded once through torchvision.
+
+Where the files come from, in order:
+1. ``COURSE_DATA_DIR``, if set: an offline folder in torchvision's layout (``MNIST/raw/...``).
+   Setting it means "offline": nothing is downloaded.
+2. the course's ``data/`` folder, where earlier downloads landed;
+3. for Fashion-MNIST, Debian's ``dataset-fashion-mnist`` package, unpacked into ``data/``;
+4. a download by torchvision into ``data/``.
+
+Whatever goes wrong ends in one ``DataUnavailable`` error that says what to do, and a failed
+download leaves nothing half-written behind.
+"""
+import gzip
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torchvision import datasets
+
+DATA_DIR_ENV = "COURSE_DATA_DIR"
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "data"
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+DATASETS = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}
+
+
+class DataUnavailable(RuntimeError):
+    """The dataset could not be found, downloaded or read; the message says what to do."""
+
+
+class ImageData(NamedTuple):
+    train_images: torch.Tensor  # float32, (N, 1, 28, 28), grey levels in [0, 1]
+    train_labels: torch.Tensor  # int64, (N,)
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    classes: list
+    source: str  # the folder the files were read from, so a notebook can say what it trained on
+
+
+def load_dataset(name="mnist", train_size=None, test_size=None):
+    """Return an ``ImageData`` for "mnist" or "fashion-mnist", optionally only the first images of each split."""
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}: choose one of {sorted(DATASETS)}.")
+    full = _load_full(name, os.environ.get(DATA_DIR_ENV, ""))
+    return full._replace(
+        train_images=full.train_images[:train_size],
+        train_labels=full.train_labels[:train_size],
+        test_images=full.test_images[:test_size],
+        test_labels=full.test_labels[:test_size],
+    )
+
+
+@lru_cache(maxsize=None)  # keyed on the offline folder too, so changing COURSE_DATA_DIR is honoured
+def _load_full(name, offline_dir):
+    dataset_class = DATASETS[name]
+    root = _find_or_fetch(name, dataset_class, offline_dir)
+    raw = root / dataset_class.__name__ / "raw"
+    try:
+        train = dataset_class(str(root), train=True, download=False)
+        test = dataset_class(str(root), train=False, download=False)
+        _validate(train.data, train.targets)
+        _validate(test.data, test.targets)
+    except Exception as error:  # torchvision reports truncation as assertion, shape or index errors
+        raise DataUnavailable(
+            f"The {name} files in {raw} are truncated or corrupt ({type(error).__name__}: {error}). "
+            f"Delete that folder and run again to fetch fresh copies"
+            + (f", or copy good ones there ({DATA_DIR_ENV} is set)." if offline_dir else ".")
+        ) from error
+    return ImageData(
+        train_images=_to_float_images(train.data),
+        train_labels=train.targets.long(),
+        test_images=_to_float_images(test.data),
+        test_labels=test.targets.long(),
+        classes=list(dataset_class.classes),
+        source=str(raw),
+    )
+
+
+def _to_float_images(data):
+    # uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]: once, for the whole split, no per-sample transform.
+    return data.unsqueeze(1).float().div_(255)
+
+
+def _validate(images, labels):
+    if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28):
+        raise ValueError(f"images have shape {tuple(images.shape)}, expected (N, 28, 28)")
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) <= 9:
+        raise ValueError("labels outside 0-9")
+
+
+def _raw_files(dataset_class):
+    return [Path(gz_name).stem for gz_name, _ in dataset_class.resources]  # the four uncompressed names
+
+
+def _has_all_files(dataset_class, root):
+    raw = root / dataset_class.__name__ / "raw"
+    return all((raw / name).is_file() for name in _raw_files(dataset_class))
+
+
+def _find_or_fetch(name, dataset_class, offline_dir):
+    if offline_dir and _has_all_files(dataset_class, Path(offline_dir).expanduser()):
+        return Path(offline_dir).expanduser()
+    if _has_all_files(dataset_class, DEFAULT_ROOT):
+        return DEFAULT_ROOT
+    if name == "fashion-mnist" and all((DEBIAN_FASHION_MNIST / gz).is_file() for gz, _ in dataset_class.resources):
+        _unpack_debian(dataset_class, DEFAULT_ROOT / dataset_class.__name__ / "raw")
+        return DEFAULT_ROOT
+    expected = "\n".join(f"    {dataset_class.__name__}/raw/{file}" for file in _raw_files(dataset_class))
+    if offline_dir:
+        raise DataUnavailable(
+            f"{DATA_DIR_ENV}={offline_dir} is set (offline), but it does not hold {name} in torchvision's layout:\n"
+            f"{expected}\nCopy the four uncompressed files there, or unset {DATA_DIR_ENV} to download them into "
+            f"{DEFAULT_ROOT}."
+            + ("\nOn Debian or Ubuntu, `apt-get install dataset-fashion-mnist` also works offline." if name == "fashion-mnist" else "")
+        )
+    _download(name, dataset_class, DEFAULT_ROOT)
+    return DEFAULT_ROOT
+
+
+def _download(name, dataset_class, root):
+    """Download into a temporary folder inside ``root`` and move the files into place only once all arrived."""
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
+        try:
+            dataset_class(scratch, train=True, download=True)  # fetches all four files and checks their MD5
+        except (RuntimeError, OSError) as error:
+            raise DataUnavailable(
+                f"Could not download {name} (no network, or a mirror is down): {error}\n"
+                f"Either connect and run again, or put the four files of torchvision's layout in a folder and set "
+                f"{DATA_DIR_ENV} to it (see data/README.md)."
+            ) from error
+        raw = root / dataset_class.__name__ / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for downloaded in (Path(scratch) / dataset_class.__name__ / "raw").iterdir():
+            os.replace(downloaded, raw / downloaded.name)  # atomic per file, same filesystem
+
+
+def _unpack_debian(dataset_class, raw):
+    # Debian recompressed the files, so torchvision's MD5s do not apply; gzip's own CRC catches damage instead.
+    raw.mkdir(parents=True, exist_ok=True)
+    for gz_name, _ in dataset_class.resources:
+        source = DEBIAN_FASHION_MNIST / gz_name
+        with tempfile.NamedTemporaryFile(dir=raw, prefix=".unpack-", delete=False) as partial:
+            try:
+                with gzip.open(source, "rb") as compressed:
+                    shutil.copyfileobj(compressed, partial)
+                partial.close()
+                os.replace(partial.name, raw / Path(gz_name).stem)
+            except (OSError, EOFError) as error:
+                os.unlink(partial.name)
+                raise DataUnavailable(
+                    f"{source} is damaged ({error}): reinstall it with "
+                    "`apt-get install --reinstall dataset-fashion-mnist`."
+                ) from error
+            except BaseException:
+                os.unlink(partial.name)
+                raise
