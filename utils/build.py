@@ -41,6 +41,7 @@ def _checked_source(cell, where):
 
 def learner_notebook(solution, name="notebook"):
     learner = copy.deepcopy(solution)
+    learner.metadata.pop("widgets", None)  # widget state saved with the solution's outputs
     for index, cell in enumerate(learner.cells):
         if cell.cell_type != "code":
             continue

@@ -117,15 +117,16 @@ def train_step(step):
                       "it should fall steadily.")
 
 
-def _pca_oracle(train_images, test_images, k, mean_from=None, centred=True, largest=True):
-    """PCA through the eigenvectors of the covariance matrix (in float64): a different route from an SVD."""
+def _pca_oracle(train_images, test_images, k, centred=True, test_mean=False):
+    """PCA through the eigenvectors of the covariance matrix (in float64): a different route from an SVD.
+    ``test_mean`` reproduces a known slip: centring the test images on their own mean."""
     data = train_images.flatten(1).double()
-    mean = (mean_from if mean_from is not None else train_images).flatten(1).double().mean(0)
-    if not centred:
-        mean = torch.zeros_like(mean)
+    mean = data.mean(0) if centred else torch.zeros(data.shape[1], dtype=torch.float64)
     _, eigenvectors = torch.linalg.eigh((data - mean).T @ (data - mean))  # ascending eigenvalues
-    basis = eigenvectors[:, -k:] if largest else eigenvectors[:, :k]
+    basis = eigenvectors[:, -k:]
     test = test_images.flatten(1).double()
+    if test_mean:
+        mean = test.mean(0)
     return ((test - mean) @ basis @ basis.T + mean).float().view_as(test_images), mean.float().view(1, 1, 28, 28)
 
 
@@ -140,7 +141,8 @@ def _low_rank_images(n, generator_seed):
 
 @exercise("3", "PCA reconstruction", 3, f"{REFERENCE}.pca_reconstruction")
 def pca_reconstruction(reconstruct):
-    train, test = _low_rank_images(300, 1), _low_rank_images(100, 2)
+    # More training images than pixels, as with MNIST, so that Vh is square and a transposed slice runs (wrongly).
+    train, test = _low_rank_images(1000, 1), _low_rank_images(100, 2)
     train_copy = train.clone()
     for k in (5, 12):
         result = reconstruct(train, test, k)
@@ -160,17 +162,20 @@ def pca_reconstruction(reconstruct):
             (_pca_oracle(train, test, k, centred=False)[0], "you did not centre the data: subtract the training "
                                                            "mean before projecting, and add it back after."),
             (expected - mean, "you forgot to add the training mean back after projecting."),
-            (_pca_oracle(train, test, k, mean_from=test)[0], "centre with the training images' mean: the test "
+            (_pca_oracle(train, test, k, test_mean=True)[0], "centre with the training images' mean: the test "
                                                              "images must not be used to fit PCA."),
-            (_pca_oracle(train, test, k, largest=False)[0], "you kept the k directions of *least* variance: "
-                                                            "torch.linalg.svd sorts singular values in descending "
-                                                            "order, torch.linalg.eigh sorts eigenvalues ascending."),
             (_pca_oracle(train, test, k - 1)[0], f"you kept {k - 1} components instead of k = {k}."),
             (_pca_oracle(train, test, k + 1)[0], f"you kept {k + 1} components instead of k = {k}."),
         ]
         for wrong, hint in known:
             if torch.allclose(result, wrong, atol=1e-4):
                 raise Mistake(hint)
+        kept = (result - mean).norm() / (expected - mean).norm()  # how much of the variation survived
+        if kept < 0.2:
+            raise Mistake("your reconstructions keep almost none of the images' variation. Either you kept the k "
+                          "directions of *least* variance (torch.linalg.svd sorts singular values in descending "
+                          "order, torch.linalg.eigh ascending), or you took columns of Vh where rows belong: the "
+                          "directions are the first k rows of Vh, so V = Vh[:k].T.")
         raise Mistake("the result is not the projection onto the top-k principal directions: with "
                       "U, S, Vh = torch.linalg.svd(centred_train, full_matrices=False) they are the first k rows "
                       "of Vh, and a reconstruction is mean + (x - mean) @ V @ V.T with V = Vh[:k].T.")

@@ -1,0 +1,55 @@
+"""One source of truth: notebooks/ and utils/reference/ are generated from solutions/ and never stale."""
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from utils import build
+
+SOLUTIONS = sorted((build.ROOT / "solutions").glob("*.ipynb"))
+
+
+def test_generated_files_are_up_to_date():
+    stale = build.stale_outputs()
+    assert not stale, f"stale: {stale}; run `python -m utils.build`"
+
+
+def test_every_solution_has_a_learner_notebook_and_a_reference():
+    assert SOLUTIONS
+    for path in SOLUTIONS:
+        assert (build.ROOT / "notebooks" / path.name).exists() and build.reference_path(path).exists()
+
+
+def test_a_solution_block_becomes_an_indented_stub_and_outputs_go():
+    cell = new_code_cell("def f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n\nprint(f(1))",
+                         execution_count=3, outputs=[nbformat.v4.new_output("stream", text="2\n")])
+    learner = build.learner_notebook(new_notebook(cells=[cell]))
+    assert learner.cells[0].source == ("def f(x):\n    \"\"\"Doc.\"\"\"\n    # YOUR CODE HERE\n"
+                                       "    raise NotImplementedError()\n\nprint(f(1))")
+    assert learner.cells[0].outputs == [] and learner.cells[0].execution_count is None
+    reference = build.reference_module(new_notebook(cells=[cell]), "x.ipynb")
+    assert "return 2 * x" in reference and "### " not in reference and "GENERATED" in reference
+
+
+def test_an_unclosed_block_is_refused():
+    cell = new_code_cell("### BEGIN SOLUTION\nx = 1\n")
+    with pytest.raises(build.BuildError, match="cell 0"):
+        build.learner_notebook(new_notebook(cells=[cell]), "x.ipynb")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_notebooks_follow_the_template(path):
+    """Setup cell identical everywhere, a tagged parameters cell, at least 3 exercises each with its check cell,
+    and a score summary; the learner version has no solution left and no outputs."""
+    solution = nbformat.read(path, as_version=4)
+    code = [cell for cell in solution.cells if cell.cell_type == "code"]
+    first_setup = nbformat.read(SOLUTIONS[0], as_version=4)
+    assert code[0].source == [c for c in first_setup.cells if c.cell_type == "code"][0].source
+    assert any("parameters" in cell.metadata.get("tags", []) for cell in code)
+    exercises = [i for i, cell in enumerate(code) if build.has_solution(cell)]
+    assert len(exercises) >= 3
+    for i in exercises:
+        assert "= check." in code[i + 1].source, f"the cell after exercise cell {i} should run its check"
+    assert "score_summary" in code[-1].source
+    learner = nbformat.read(build.ROOT / "notebooks" / path.name, as_version=4)
+    assert all(not cell.get("outputs") for cell in learner.cells if cell.cell_type == "code")
+    assert "BEGIN SOLUTION" not in nbformat.writes(learner)

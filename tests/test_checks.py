@@ -1,0 +1,79 @@
+"""The check machinery: points, hints, fall-back to the reference, strict mode, the score summary."""
+import types
+
+import pytest
+
+from utils import checks, settings
+from utils.checks import CheckFailed, Mistake, exercise
+
+demo = types.ModuleType("demo_checks")
+
+
+@exercise("1", "doubling", 2, "nb01_linear_autoencoder.train_step")  # any real reference will do
+def doubling(double):
+    if double(3) != 6:
+        raise Mistake("double(3) should be 6.")
+
+
+demo.doubling = doubling
+
+
+@pytest.fixture(autouse=True)
+def clean_results(monkeypatch):
+    monkeypatch.setattr(checks, "RESULTS", {})
+    monkeypatch.delenv(settings.STRICT_ENV, raising=False)
+
+
+def test_a_pass_returns_the_learners_function_with_full_points(capsys):
+    mine = lambda x: 2 * x  # noqa: E731
+    assert doubling(mine) is mine
+    assert "✓ Exercise 1 · doubling: 2/2 points." in capsys.readouterr().out
+
+
+def test_a_mistake_gives_its_hint_and_falls_back_on_the_reference(capsys):
+    used = doubling(lambda x: x + 2)
+    out = capsys.readouterr().out
+    assert "0/2 points" in out and "Hint: double(3) should be 6." in out and "carry on" in out
+    assert used.__module__ == "utils.reference.nb01_linear_autoencoder"
+
+
+def test_a_crash_names_the_learners_line(capsys):
+    def crashing(x):
+        return x / 0
+
+    doubling(crashing)
+    out = capsys.readouterr().out
+    assert "raised ZeroDivisionError" in out and "return x / 0" in out
+
+
+def test_strict_mode_raises_on_unfinished_and_wrong_work(monkeypatch):
+    monkeypatch.setenv(settings.STRICT_ENV, "1")
+
+    def unfinished(x):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailed, match="not attempted"):
+        doubling(unfinished)
+    with pytest.raises(CheckFailed, match="should be 6"):
+        doubling(lambda x: x)
+
+
+def test_score_summary_counts_every_exercise_even_unrun(capsys):
+    second = exercise("2", "tripling", 3, "nb01_linear_autoencoder.train_step")(lambda f: None)
+    demo.tripling = second
+    try:
+        doubling(lambda x: 2 * x)
+        assert checks.score_summary(demo) == (2, 5)
+        assert "not run" in capsys.readouterr().out
+    finally:
+        del demo.tripling
+
+
+def test_checks_do_not_disturb_the_notebooks_random_numbers():
+    import torch
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    doubling(lambda x: torch.rand(1) and 2 * x)
+    assert torch.equal(torch.rand(3), expected)
