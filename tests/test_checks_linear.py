@@ -48,16 +48,16 @@ WRONG_MODELS = {
 }
 
 
-def run(exercise, candidate):
-    return exercise.run(candidate)
+def assert_rejected(exercise, candidate, hint):
+    """The check fails the candidate, gives no points, and its message names the mistake."""
+    result = exercise.run(candidate)
+    assert result.status == "failed" and result.points == 0, result.message
+    assert hint in result.message, result.message
 
 
 @pytest.mark.parametrize("mistake", WRONG_MODELS)
 def test_wrong_models_are_named(mistake):
-    build, hint = WRONG_MODELS[mistake]
-    result = run(check.build_autoencoder, build)
-    assert result.status == "failed" and result.points == 0
-    assert hint in result.message, result.message
+    assert_rejected(check.build_autoencoder, *WRONG_MODELS[mistake])
 
 
 def test_model_written_another_way_passes():
@@ -70,7 +70,7 @@ def test_model_written_another_way_passes():
         def forward(self, x):
             return self.decoder(self.encoder(x))
 
-    assert run(check.build_autoencoder, Seed).status == "passed"
+    assert check.build_autoencoder.run(Seed).status == "passed"
 
 
 def step_summing(model, optimizer, images):
@@ -146,9 +146,7 @@ def step_loss_after_update(model, optimizer, images):
     (step_loss_after_update, "before the step"),
 ])
 def test_wrong_training_steps_are_named(step, hint):
-    result = run(check.train_step, step)
-    assert result.status == "failed", result.message
-    assert hint in result.message, result.message
+    assert_rejected(check.train_step, step, hint)
 
 
 def test_training_step_written_another_way_passes():
@@ -161,7 +159,7 @@ def test_training_step_written_another_way_passes():
         optimizer.step()
         return loss.detach().item()
 
-    assert run(check.train_step, step).status == "passed"
+    assert check.train_step.run(step).status == "passed"
 
 
 def pca_parts(train_images, k, centre=True, largest=True):
@@ -230,9 +228,7 @@ def pca_columns_of_vh(train_images, test_images, k):  # the classic transpose sl
     (pca_columns_of_vh, "first k rows of Vh"),
 ])
 def test_wrong_pca_is_named(reconstruct, hint):
-    result = run(check.pca_reconstruction, reconstruct)
-    assert result.status == "failed", result.message
-    assert hint in result.message, result.message
+    assert_rejected(check.pca_reconstruction, reconstruct, hint)
 
 
 def test_pca_written_another_way_passes():
@@ -244,15 +240,15 @@ def test_pca_written_another_way_passes():
         basis = vectors.flip(1)[:, :k]
         return (mean + (test_images.reshape(len(test_images), -1) - mean) @ basis @ basis.T).reshape(test_images.shape)
 
-    assert run(check.pca_reconstruction, pca_by_eigh).status == "passed"
+    assert check.pca_reconstruction.run(pca_by_eigh).status == "passed"
 
 
 @pytest.mark.parametrize("name", ["build_autoencoder", "train_step", "pca_reconstruction"])
 def test_reference_passes_and_stub_is_not_attempted(name):
     exercise = getattr(check, name)
-    assert run(exercise, getattr(reference, name)).status == "passed"
+    assert exercise.run(getattr(reference, name)).status == "passed"
 
     def stub(*args):
         raise NotImplementedError()
 
-    assert run(exercise, stub).status == "not attempted"
+    assert exercise.run(stub).status == "not attempted"
