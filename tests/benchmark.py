@@ -8,8 +8,12 @@ On whatever MNIST split is loaded, in one run, it prints:
 2. test MSE per pixel of a linear autoencoder and of the seed's ReLU/sigmoid model against PCA at k = 32,
    at the notebook's teaching settings (and the seed model at a longer, slower budget too);
 3. each solution notebook's wall time at teaching settings (COURSE_FAST unset), run top to bottom in strict
-   mode; and, if Debian's full-size Fashion-MNIST (60,000 training images) is installed, notebook 01 on it.
+   mode, and what the notebooks measured in that run, read from their own variables by one extra cell appended at
+   the end: 02's test MSE per pixel against notebook 01's model and PCA at equal code size, 03's PSNR against the
+   noisy input and PCA at each test noise level;
+4. if Debian's full-size Fashion-MNIST (60,000 training images) is installed, notebook 01 on it.
 """
+import json
 import os
 import statistics
 import sys
@@ -19,7 +23,6 @@ from pathlib import Path
 import nbformat
 import torch
 import torch.nn.functional as F
-from nbclient import NotebookClient
 from torch import nn
 from torchvision import datasets, transforms
 
@@ -27,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import utils  # noqa: E402
 from utils.data import DEBIAN_FASHION_MNIST, DEFAULT_ROOT, _find_or_fetch  # noqa: E402
+from utils.notebook_runner import run_notebook  # noqa: E402
 
 TEACHING = dict(epochs=30, batch_size=128, lr=2e-3)  # notebook 01's parameters cell
 LONGER = dict(epochs=100, batch_size=128, lr=1e-3)
@@ -77,16 +81,8 @@ def throughput(data):
     print(f"| course's `utils.fit`, batch 20           | {course_rate:,.0f} images/s | {course_rate / seed_rate:.2f}× |")
 
 
-def pca_mse(data, k):
-    train = data.train_images.flatten(1)
-    mean = train.mean(0)
-    v = torch.linalg.svd(train - mean, full_matrices=False).Vh[:k].T
-    test = data.test_images.flatten(1)
-    return F.mse_loss((test - mean) @ v @ v.T + mean, test).item()
-
-
 def against_pca(data):
-    pca = pca_mse(data, 32)
+    pca = F.mse_loss(utils.PCA(data.train_images, 32).reconstruct(data.test_images), data.test_images).item()
     print(f"| PCA, k = 32 | {pca:.5f} | 1.000 | |")
     runs = [("linear autoencoder, teaching settings", True, TEACHING),
             ("seed model (ReLU, sigmoid), teaching settings", False, TEACHING),
@@ -101,25 +97,65 @@ def against_pca(data):
         print(f"| {name} | {history.test_loss[-1]:.5f} | {history.test_loss[-1] / pca:.3f} | {dead_note} |")
 
 
-def notebook_seconds(path, extra_parameters=""):
+# Appended to a notebook after its last cell: print what it measured, from its own variables, as one JSON line.
+REPORTS = {
+    "02_convolutional_autoencoder": """
+print("REPORT", json.dumps({name: per_image.mean().item() for name, per_image in errors.items()}))
+""",
+    "03_denoising_autoencoder": """
+with torch.no_grad():
+    report = {f"σ = {sigma}": {name: psnr(denoise(noisy_test[f"Gaussian, σ={sigma}"]), test_images)
+                               for name, denoise in denoisers.items()} for sigma in TEST_SIGMAS}
+print("REPORT", json.dumps(report))
+""",
+}
+
+
+def run_timed(path, extra_parameters=""):
+    """Run a solution notebook; return its wall time and, where REPORTS has one, what it measured."""
     notebook = nbformat.read(path, as_version=4)
     if extra_parameters:  # as papermill does: a cell right after the parameters cell
         index = next(i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", []))
         notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(extra_parameters))
+    if path.stem in REPORTS:
+        notebook.cells.append(nbformat.v4.new_code_cell("import json\n" + REPORTS[path.stem]))
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    return time.perf_counter() - start
+    run_notebook(notebook, path.parent, cell_timeout=900)
+    seconds = time.perf_counter() - start
+    if path.stem not in REPORTS:
+        return seconds, None
+    text = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+    return seconds, json.loads(text.split("REPORT", 1)[1])
 
 
 def notebook_times():
     os.environ.pop("COURSE_FAST", None)
     os.environ["COURSE_STRICT"] = "1"
+    reports = {}
+    print("| notebook (teaching settings, strict) | training images | wall time |\n|---|---|---|")
     for path in sorted((ROOT / "solutions").glob("*.ipynb")):
-        print(f"| {path.stem} | {utils.load_dataset('mnist').train_images.shape[0]:,} MNIST | {notebook_seconds(path):.0f} s |")
+        seconds, reports[path.stem] = run_timed(path)
+        print(f"| {path.stem} | {utils.load_dataset('mnist').train_images.shape[0]:,} MNIST | {seconds:.0f} s |")
     if DEBIAN_FASHION_MNIST.exists() or (DEFAULT_ROOT / "FashionMNIST").exists():
         first = sorted((ROOT / "solutions").glob("*.ipynb"))[0]
-        seconds = notebook_seconds(first, 'DATASET = "fashion-mnist"')
+        seconds, _ = run_timed(first, 'DATASET = "fashion-mnist"')
         print(f"| {first.stem} | full-size Fashion-MNIST (60,000; the notebook keeps TRAIN_SIZE of them) | {seconds:.0f} s |")
+    return reports
+
+
+def print_reports(reports):
+    if reports.get("02_convolutional_autoencoder"):
+        errors = reports["02_convolutional_autoencoder"]
+        pca = next(value for name, value in errors.items() if name.startswith("PCA"))
+        print("\n| notebook 02, code size 32 (test MSE per pixel) | MSE | ÷ PCA |\n|---|---|---|")
+        for name, value in errors.items():
+            print(f"| {name} | {value:.5f} | {value / pca:.2f} |")
+    if reports.get("03_denoising_autoencoder"):
+        table = reports["03_denoising_autoencoder"]
+        print("\n| notebook 03, PSNR (dB, mean over test images) | " + " | ".join(table) + " |")
+        print("|---|" + "---|" * len(table))
+        for name in next(iter(table.values())):
+            print(f"| {name} | " + " | ".join(f"{table[level][name]:.2f}" for level in table) + " |")
 
 
 def main():
@@ -130,8 +166,8 @@ def main():
     throughput(data)
     print("\n| model (test MSE per pixel) | MSE | ÷ PCA | |\n|---|---|---|---|")
     against_pca(data)
-    print("\n| notebook (teaching settings, strict) | training images | wall time |\n|---|---|---|")
-    notebook_times()
+    print()
+    print_reports(notebook_times())
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from torch import nn
 from utils import Autoencoder, checks_linear as check
 from utils.reference import nb01_linear_autoencoder as reference
 
+from planted import assert_accepted, assert_reference_passes_and_stub_is_not_attempted, assert_rejected
+
 
 def flatten_linear(k):
     return [nn.Flatten(), nn.Linear(784, k)]
@@ -48,13 +50,6 @@ WRONG_MODELS = {
 }
 
 
-def assert_rejected(exercise, candidate, hint):
-    """The check fails the candidate, gives no points, and its message names the mistake."""
-    result = exercise.run(candidate)
-    assert result.status == "failed" and result.points == 0, result.message
-    assert hint in result.message, result.message
-
-
 @pytest.mark.parametrize("mistake", WRONG_MODELS)
 def test_wrong_models_are_named(mistake):
     assert_rejected(check.build_autoencoder, *WRONG_MODELS[mistake])
@@ -70,7 +65,7 @@ def test_model_written_another_way_passes():
         def forward(self, x):
             return self.decoder(self.encoder(x))
 
-    assert check.build_autoencoder.run(Seed).status == "passed"
+    assert_accepted(check.build_autoencoder, Seed)
 
 
 def step_summing(model, optimizer, images):
@@ -159,7 +154,7 @@ def test_training_step_written_another_way_passes():
         optimizer.step()
         return loss.detach().item()
 
-    assert check.train_step.run(step).status == "passed"
+    assert_accepted(check.train_step, step)
 
 
 def pca_parts(train_images, k, centre=True, largest=True):
@@ -240,15 +235,9 @@ def test_pca_written_another_way_passes():
         basis = vectors.flip(1)[:, :k]
         return (mean + (test_images.reshape(len(test_images), -1) - mean) @ basis @ basis.T).reshape(test_images.shape)
 
-    assert check.pca_reconstruction.run(pca_by_eigh).status == "passed"
+    assert_accepted(check.pca_reconstruction, pca_by_eigh)
 
 
 @pytest.mark.parametrize("name", ["build_autoencoder", "train_step", "pca_reconstruction"])
 def test_reference_passes_and_stub_is_not_attempted(name):
-    exercise = getattr(check, name)
-    assert exercise.run(getattr(reference, name)).status == "passed"
-
-    def stub(*args):
-        raise NotImplementedError()
-
-    assert exercise.run(stub).status == "not attempted"
+    assert_reference_passes_and_stub_is_not_attempted(getattr(check, name), getattr(reference, name))

@@ -1,13 +1,15 @@
 """The course's shared module: every notebook does `import utils`.
 
-One concern per file: data (datasets as tensors), device (device and seed), models (the encoder-decoder pair),
-train (the fit loop), viz (pictures), checks (exercise checks and scores), settings (fast and strict modes).
+One concern per file: data (datasets as tensors), device (device and seed), models (the encoder-decoder pair, shape
+traces), pca (the linear yardstick), train (the fit loop), viz (pictures), checks (exercise checks and scores),
+settings (fast and strict modes).
 build is the course's tooling (`python -m utils.build`); reference/ holds code generated from solutions/.
 """
 from .checks import score_summary
 from .data import DataUnavailable, load_dataset
 from .device import get_device, set_seed
-from .models import Autoencoder
+from .models import Autoencoder, ShapeError, trace_shapes
+from .pca import PCA
 from .settings import fast_mode, strict_mode
 from .train import History, evaluate, fit, gradient_step, reconstruction_mse
 from .viz import plot_latent_2d, plot_losses, show_image_rows

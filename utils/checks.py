@@ -10,13 +10,17 @@ otherwise the course's reference implementation (generated from solutions/ into 
 learner who is stuck can still run everything below. In strict mode (COURSE_STRICT=1) a check that does not
 pass raises ``CheckFailed`` instead.
 """
+import copy
 import importlib
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
+from .models import Autoencoder
 from .settings import STRICT_ENV, strict_mode
 
 
@@ -112,3 +116,41 @@ def score_summary(check_module):
         print(f"  Exercise {ex.key:<4} {ex.title:<40} {points:>2}/{ex.points:<2} {status}")
     print(f"  {'Total':<45} {earned:>2}/{possible}")
     return earned, possible
+
+
+# Helpers the check modules share.
+
+def close(a, b, rtol=1e-4, atol=1e-6):
+    """Whether two numbers or tensors agree, compared in float64."""
+    return torch.allclose(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64),
+                          rtol=rtol, atol=atol)
+
+
+def sgd_step_oracle(model, inputs, targets, lr, leftover_grad=0.0):
+    """What one plain SGD step on ``F.mse_loss(model(inputs), targets)`` gives, on a copy of ``model``: the loss
+    before the step and the parameters after it (with ``leftover_grad`` added, as if zero_grad were forgotten)."""
+    model = copy.deepcopy(model)
+    loss = F.mse_loss(model(inputs), targets)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    return loss.item(), [p.detach() - lr * (g + leftover_grad) for p, g in zip(model.parameters(), grads)]
+
+
+def check_one_step(model, before, stale_params, expected_params, loss_description):
+    """Raise a Mistake unless ``model``'s parameters moved from ``before`` to ``expected_params`` (one SGD step,
+    from ``sgd_step_oracle``), naming the step's usual slips: no step at all, or gradients left from the last step."""
+    after = [p.detach() for p in model.parameters()]
+    if all(torch.equal(a, b) for a, b in zip(after, before)):
+        raise Mistake("the parameters did not change: call optimizer.zero_grad(), then loss.backward(), "
+                      "then optimizer.step(), in that order.")
+    if all(torch.allclose(a, b, atol=1e-6) for a, b in zip(after, stale_params)):
+        raise Mistake("the step used gradients left over from the previous step: call optimizer.zero_grad() "
+                      "before loss.backward().")
+    if not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(after, expected_params)):
+        raise Mistake(f"the parameters moved, but not by one optimizer step on {loss_description}.")
+
+
+def tiny_autoencoder(code_size=4):
+    """A small seeded 784 -> code_size -> 784 model, for checks of training steps: fast and deterministic."""
+    torch.manual_seed(1)
+    return Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, code_size), nn.ReLU()),
+                       nn.Sequential(nn.Linear(code_size, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))

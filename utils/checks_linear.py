@@ -1,20 +1,11 @@
 """Checks for notebook 01, the linear autoencoder. Each test runs the learner's code on seeded inputs, compares it
 with an oracle computed another way, and names the mistake when it recognises one."""
-import copy
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .checks import Mistake, exercise
-from .models import Autoencoder
+from .checks import Mistake, check_one_step, close, exercise, sgd_step_oracle, tiny_autoencoder
 
 REFERENCE = "nb01_linear_autoencoder"
-
-
-def _close(a, b, rtol=1e-4, atol=1e-6):
-    return torch.allclose(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64),
-                          rtol=rtol, atol=atol)
 
 
 @exercise("1", "the seed's 784-32-784 model", 2, f"{REFERENCE}.build_autoencoder")
@@ -59,26 +50,12 @@ def build_autoencoder(build):
             raise Mistake(f"no gradient reaches {name}: is something detached (.detach(), .data, torch.no_grad())?")
 
 
-def _tiny_autoencoder():
-    torch.manual_seed(1)
-    return Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, 4), nn.ReLU()),
-                       nn.Sequential(nn.Linear(4, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))
-
-
-def _sgd_step_oracle(model, images, lr, leftover_grad=0.0):
-    """Loss before the step, and the parameters after one SGD step (with ``leftover_grad`` not cleared)."""
-    model = copy.deepcopy(model)
-    loss = F.mse_loss(model(images), images)
-    grads = torch.autograd.grad(loss, list(model.parameters()))
-    return loss.item(), [p.detach() - lr * (g + leftover_grad) for p, g in zip(model.parameters(), grads)]
-
-
 @exercise("2", "one training step", 3, f"{REFERENCE}.train_step")
 def train_step(step):
-    model, images, lr, leftover = _tiny_autoencoder(), torch.rand(8, 1, 28, 28), 0.5, 0.01
+    model, images, lr, leftover = tiny_autoencoder(), torch.rand(8, 1, 28, 28), 0.5, 0.01
     before = [p.detach().clone() for p in model.parameters()]
-    expected_loss, expected_params = _sgd_step_oracle(model, images, lr)
-    _, stale_params = _sgd_step_oracle(model, images, lr, leftover)
+    expected_loss, expected_params = sgd_step_oracle(model, images, images, lr)
+    _, stale_params = sgd_step_oracle(model, images, images, lr, leftover)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     for p in model.parameters():
         p.grad = torch.full_like(p, leftover)  # as an earlier step would have left them
@@ -91,25 +68,17 @@ def train_step(step):
         raise Mistake(f"train_step should return the batch's loss as a float, but returned {type(returned).__name__}.")
     for factor, mistake in [(784 * 8, "summed the squared errors over all pixels and images"),
                             (784, "summed over the 784 pixels"), (8, "multiplied the loss by the batch size")]:
-        if _close(returned, expected_loss * factor, rtol=1e-3):
+        if close(returned, expected_loss * factor, rtol=1e-3):
             raise Mistake(f"you {mistake}: return the mean squared error per pixel (F.mse_loss's default mean).")
-    if not _close(returned, expected_loss, rtol=1e-3):
+    if not close(returned, expected_loss, rtol=1e-3):
         raise Mistake(f"returned {returned:.5g}, but the mean squared error per pixel between model(images) and "
                       f"images, before the step, is {expected_loss:.5g}.")
 
-    after = [p.detach() for p in model.parameters()]
-    if all(torch.equal(a, b) for a, b in zip(after, before)):
-        raise Mistake("the parameters did not change: call optimizer.zero_grad(), then loss.backward(), "
-                      "then optimizer.step(), in that order.")
-    if all(torch.allclose(a, b, atol=1e-6) for a, b in zip(after, stale_params)):
-        raise Mistake("the step used gradients left over from the previous step: call optimizer.zero_grad() "
-                      "before loss.backward().")
-    if not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(after, expected_params)):
-        raise Mistake("the parameters moved, but not by one optimizer step on the mean squared error between "
-                      "model(images) and images.")
+    check_one_step(model, before, stale_params, expected_params,
+                   "the mean squared error between model(images) and images")
 
     # One pattern repeated (random pixels cannot be compressed: their error floor is their variance, 1/12).
-    model, images = _tiny_autoencoder(), torch.rand(1, 1, 28, 28).repeat(16, 1, 1, 1)
+    model, images = tiny_autoencoder(), torch.rand(1, 1, 28, 28).repeat(16, 1, 1, 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
     losses = [step(model, optimizer, images) for _ in range(30)]
     if not losses[-1] < 0.5 * losses[0]:  # a correct step reaches about 0.27 × the first loss

@@ -1,4 +1,5 @@
-"""The encoder-decoder pair that every autoencoder in the course is made of."""
+"""The encoder-decoder pair that every autoencoder in the course is made of, and a layer-by-layer shape trace."""
+import torch
 from torch import nn
 
 
@@ -12,3 +13,26 @@ class Autoencoder(nn.Module):
 
     def forward(self, images):
         return self.decoder(self.encoder(images))
+
+
+class ShapeError(RuntimeError):
+    """A layer of an ``nn.Sequential`` could not take the output of the layer before it."""
+
+
+@torch.no_grad()
+def trace_shapes(sequential, inputs):
+    """Run ``inputs`` through an ``nn.Sequential`` one layer at a time; return [(layer, output shape), ...].
+
+    When a layer fails (a Linear expecting 784 numbers receives 576, say), raise ``ShapeError`` naming that layer
+    and the shape it was given, instead of PyTorch's error from deep inside the layer.
+    """
+    if not isinstance(sequential, nn.Sequential):
+        raise TypeError(f"trace_shapes follows an nn.Sequential layer by layer; got {type(sequential).__name__}.")
+    rows, x = [], inputs
+    for index, layer in enumerate(sequential):
+        try:
+            x = layer(x)
+        except RuntimeError as error:
+            raise ShapeError(f"layer {index}, {layer}, cannot take an input of shape {tuple(x.shape)}: {error}") from error
+        rows.append((f"{index}: {layer}", tuple(x.shape)))
+    return rows

@@ -1,0 +1,22 @@
+"""Assertions shared by the tests of planted mistakes: every notebook's checks are tested the same way."""
+
+
+def assert_rejected(exercise, candidate, hint):
+    """The check fails the candidate, gives no points, and its message names the mistake."""
+    result = exercise.run(candidate)
+    assert result.status == "failed" and result.points == 0, result.message
+    assert hint in result.message, result.message
+
+
+def assert_accepted(exercise, candidate):
+    result = exercise.run(candidate)
+    assert result.status == "passed" and result.points == result.max_points, result.message
+
+
+def assert_reference_passes_and_stub_is_not_attempted(exercise, reference):
+    assert_accepted(exercise, reference)
+
+    def stub(*args):
+        raise NotImplementedError()
+
+    assert exercise.run(stub).status == "not attempted"
