@@ -10,7 +10,8 @@ On whatever MNIST split is loaded, in one run, it prints:
 3. each solution notebook's wall time at teaching settings (COURSE_FAST unset), run top to bottom in strict
    mode, and what the notebooks measured in that run, read from their own variables by one extra cell appended at
    the end: 02's test MSE per pixel against notebook 01's model and PCA at equal code size, 03's PSNR against the
-   noisy input and PCA at each test noise level;
+   noisy input and PCA at each test noise level, 04's mean activation against ρ and MSE against the plain model
+   for each β, 05's code sensitivity against the plain and the denoising autoencoder;
 4. if Debian's full-size Fashion-MNIST (60,000 training images) is installed, every notebook on it.
 """
 import json
@@ -108,6 +109,14 @@ with torch.no_grad():
                                for name, denoise in denoisers.items()} for sigma in TEST_SIGMAS}
 print("REPORT", json.dumps(report))
 """,
+    "04_sparse_autoencoder": """
+print("REPORT", json.dumps({"rho": RHO, "models": {f"{beta:.2g}": {
+    "mse": mse[beta], "mean activation": hidden[beta].mean().item(),
+    "units above 0.5 per image": (hidden[beta] > 0.5).sum(dim=1).float().mean().item()} for beta in BETAS}}))
+""",
+    "05_contractive_autoencoder": """
+print("REPORT", json.dumps(results))
+""",
 }
 
 
@@ -156,6 +165,21 @@ def print_reports(reports):
         print("|---|" + "---|" * len(table))
         for name in next(iter(table.values())):
             print(f"| {name} | " + " | ".join(f"{table[level][name]:.2f}" for level in table) + " |")
+    if reports.get("04_sparse_autoencoder"):
+        report = reports["04_sparse_autoencoder"]
+        plain = report["models"]["0"]["mse"]
+        print(f"\n| notebook 04, KL penalty with target ρ = {report['rho']}: β | test MSE | ÷ plain (β = 0) | "
+              "mean activation | units above 0.5 per image |\n|---|---|---|---|---|")
+        for beta, row in report["models"].items():
+            print(f"| {beta} | {row['mse']:.5f} | {row['mse'] / plain:.2f} | {row['mean activation']:.3f} | "
+                  f"{row['units above 0.5 per image']:.1f} |")
+    if reports.get("05_contractive_autoencoder"):
+        report = reports["05_contractive_autoencoder"]
+        plain = report["plain AE"]
+        print("\n| notebook 05 | test MSE | mean ‖J‖²_F | code moves by (noise σ 0.1) | ÷ plain |\n|---|---|---|---|---|")
+        for name, row in report.items():
+            print(f"| {name} | {row['mse']:.5f} | {row['jacobian']:.3f} | {row['movement']:.1%} | "
+                  f"{row['movement'] / plain['movement']:.2f} |")
 
 
 def main():

@@ -126,6 +126,14 @@ def close(a, b, rtol=1e-4, atol=1e-6):
                           rtol=rtol, atol=atol)
 
 
+def name_known_mistake(value, known, rtol):
+    """Raise ``Mistake(hint)`` for the first ``(wrong value, hint)`` of ``known`` that ``value`` matches; a wrong
+    value of None is skipped (a mistake that cannot be told apart on this input)."""
+    for wrong, hint in known:
+        if wrong is not None and close(value, wrong, rtol=rtol):
+            raise Mistake(hint.rstrip(".") + ".")
+
+
 def sgd_step_oracle(model, inputs, targets, lr, leftover_grad=0.0):
     """What one plain SGD step on ``F.mse_loss(model(inputs), targets)`` gives, on a copy of ``model``: the loss
     before the step and the parameters after it (with ``leftover_grad`` added, as if zero_grad were forgotten)."""

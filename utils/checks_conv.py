@@ -3,7 +3,7 @@ names the mistake when it recognises one; shape errors are traced layer by layer
 import torch
 from torch import nn
 
-from .checks import Mistake, exercise
+from .checks import Mistake, exercise, name_known_mistake
 from .models import ShapeError, trace_shapes
 
 REFERENCE = "nb02_convolutional_autoencoder"
@@ -144,15 +144,13 @@ def per_image_mse(measure):
     errors = errors.detach().double()
     if torch.allclose(errors, expected.double(), rtol=1e-4):
         return
-    for wrong, hint in [(expected * 784, "you summed over the pixels: take their mean, so the errors are "
-                                         "per pixel like every other loss in this course"),
-                        (expected.sqrt(), "you took a square root: return the mean *squared* error"),
-                        ((model(images) - images).detach().abs().flatten(1).mean(1), "you averaged absolute errors: "
-                                                                                    "square the differences"),
-                        (expected.sort(descending=True).values, "keep the images in their order: sort later, "
-                                                                "when you look for the worst"),
-                        (expected.sort().values, "keep the images in their order: sort later, when you look for "
-                                                 "the worst")]:
-        if torch.allclose(errors, wrong.double(), rtol=1e-4):
-            raise Mistake(hint + ".")
+    absolute = (model(images) - images).detach().abs().flatten(1).mean(1)
+    in_order = "keep the images in their order: sort later, when you look for the worst"
+    known = [(expected * 784, "you summed over the pixels: take their mean, so the errors are per pixel like every "
+                              "other loss in this course"),
+             (expected.sqrt(), "you took a square root: return the mean *squared* error"),
+             (absolute, "you averaged absolute errors: square the differences"),
+             (expected.sort(descending=True).values, in_order),
+             (expected.sort().values, in_order)]
+    name_known_mistake(errors, known, rtol=1e-4)
     raise Mistake("these are not the mean squared errors per pixel of each image between model(images) and images.")

@@ -4,7 +4,8 @@ import math
 
 import torch
 
-from .checks import Mistake, check_one_step, close, exercise, sgd_step_oracle, tiny_autoencoder
+from .checks import (Mistake, check_one_step, close, exercise, name_known_mistake, sgd_step_oracle,
+                     tiny_autoencoder)
 
 REFERENCE = "nb03_denoising_autoencoder"
 
@@ -121,9 +122,7 @@ def denoising_step(step):
     if not isinstance(returned, (float, int)):
         raise Mistake(f"return the batch's loss as a float, not {type(returned).__name__}.")
     if not close(returned, expected_loss, rtol=1e-3):
-        for wrong, hint in wrong_losses:
-            if close(returned, wrong, rtol=1e-3):
-                raise Mistake(hint + ".")
+        name_known_mistake(returned, wrong_losses, rtol=1e-3)
         raise Mistake(f"returned {returned:.5g}, but the mean squared error per pixel between model(noisy) and the "
                       f"clean images, before the step, is {expected_loss:.5g}.")
 
@@ -157,8 +156,6 @@ def psnr(measure):
              (expected + 20 * math.log10(255), "pixels here lie in [0, 1], so the peak value is 1, not 255"),
              (-expected, "the sign is flipped: PSNR = 10·log10(peak² / MSE) grows as the error shrinks"),
              (expected - 10 * math.log10(784), "you summed the squared errors over the pixels: PSNR uses their mean")]
-    for wrong, hint in known:
-        if close(value, wrong, rtol=1e-3):
-            raise Mistake(hint + ".")
+    name_known_mistake(value, known, rtol=1e-3)
     raise Mistake(f"got {value:.4g} dB, expected {expected:.4g} dB: the mean over images of "
                   "10·log10(1 / MSE of the image).")

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import Mistake, close, exercise
+from .checks import Mistake, close, exercise, name_known_mistake
 from .models import Autoencoder
 
 REFERENCE = "nb04_sparse_autoencoder"
@@ -55,9 +55,7 @@ def kl_sparsity(penalty):
                                                             "(ρ̂_j = hidden.mean(dim=0)), then take the KL"),
                  (kl_formula(hidden.T, rho).item(), "you averaged over units instead of images: ρ̂_j is the mean "
                                                     "of unit j over the images, hidden.mean(dim=0)")]
-        for wrong, hint in known:
-            if close(value.item(), wrong, rtol=1e-3):
-                raise Mistake(hint + ".")
+        name_known_mistake(value.item(), known, rtol=1e-3)
         raise Mistake(f"got {value.item():.5g}, expected {expected:.5g}: the sum over units j of "
                       "ρ log(ρ/ρ̂_j) + (1−ρ) log((1−ρ)/(1−ρ̂_j)), with ρ̂_j = hidden.mean(dim=0).")
     if not close(penalty(hidden, 0.3).item(), kl_formula(hidden, 0.3).item(), rtol=1e-4):
