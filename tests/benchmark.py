@@ -11,7 +11,9 @@ On whatever MNIST split is loaded, in one run, it prints:
    mode, and what the notebooks measured in that run, read from their own variables by one extra cell appended at
    the end: 02's test MSE per pixel against notebook 01's model and PCA at equal code size, 03's PSNR against the
    noisy input and PCA at each test noise level, 04's mean activation against ρ and MSE against the plain model
-   for each β, 05's code sensitivity against the plain and the denoising autoencoder;
+   for each β, 05's code sensitivity against the plain and the denoising autoencoder, 06's test −ELBO (nats per
+   image, reconstruction and KL) beside PyTorch's example VAE (784-400-20) trained here by its own loop with the
+   same budget on the same images;
 4. if Debian's full-size Fashion-MNIST (60,000 training images) is installed, every notebook on it.
 """
 import json
@@ -117,7 +119,56 @@ print("REPORT", json.dumps({"rho": RHO, "models": {f"{beta:.2g}": {
     "05_contractive_autoencoder": """
 print("REPORT", json.dumps(results))
 """,
+    "06_variational_autoencoder": """
+print("REPORT", json.dumps(dict(zip(["reconstruction", "kl"], test_terms(vae)), epochs=EPOCHS,
+                                train_images=len(data.train_images), test_images=len(data.test_images))))
+""",
 }
+
+
+class ExampleVAE(nn.Module):
+    """The model of PyTorch's examples/vae/main.py, written out as it is there: 784-400-20, ReLU, sigmoid."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc21, self.fc22 = nn.Linear(784, 400), nn.Linear(400, 20), nn.Linear(400, 20)
+        self.fc3, self.fc4 = nn.Linear(20, 400), nn.Linear(400, 784)
+
+    def forward(self, x):
+        h1 = F.relu(self.fc1(x.view(-1, 784)))
+        mu, logvar = self.fc21(h1), self.fc22(h1)
+        z = mu + torch.randn_like(logvar) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+
+
+def example_loss_terms(recon_x, x, mu, logvar):
+    # the example's loss: BCE and KL summed over pixels, latent dimensions and the batch
+    bce = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return bce, kld
+
+
+def example_vae(train_images, test_images, epochs):
+    """Train PyTorch's example VAE with its own loop (a DataLoader, the summed loss, Adam at 1e-3, batch 128) and
+    return its test reconstruction and KL terms in nats per image, as the example reports them (sum / count)."""
+    torch.manual_seed(0)
+    model = ExampleVAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(train_images), batch_size=128, shuffle=True)
+    for _ in range(epochs):
+        model.train()
+        for (x,) in loader:
+            optimizer.zero_grad()
+            recon, mu, logvar = model(x)
+            bce, kld = example_loss_terms(recon, x, mu, logvar)
+            (bce + kld).backward()
+            optimizer.step()
+    model.eval()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        recon, mu, logvar = model(test_images)
+        bce, kld = example_loss_terms(recon, test_images, mu, logvar)
+    return bce.item() / len(test_images), kld.item() / len(test_images)
 
 
 def run_timed(path, extra_parameters=""):
@@ -180,6 +231,16 @@ def print_reports(reports):
         for name, row in report.items():
             print(f"| {name} | {row['mse']:.5f} | {row['jacobian']:.3f} | {row['movement']:.1%} | "
                   f"{row['movement'] / plain['movement']:.2f} |")
+    if reports.get("06_variational_autoencoder"):
+        report = reports["06_variational_autoencoder"]
+        data = utils.load_dataset("mnist", train_size=report["train_images"], test_size=report["test_images"])
+        example = example_vae(data.train_images, data.test_images, report["epochs"])
+        print(f"\n| notebook 06, after {report['epochs']} epochs on the same {report['train_images']:,} images "
+              "(test, nats per image, one sampled code) | −ELBO | reconstruction | KL |\n|---|---|---|---|")
+        for name, (recon, kl) in [("notebook 06's 20-D VAE (utils.fit, loss averaged over the batch)",
+                                   (report["reconstruction"], report["kl"])),
+                                  ("PyTorch's example VAE, 784-400-20, its own loop (loss summed over the batch)", example)]:
+            print(f"| {name} | {recon + kl:.1f} | {recon:.1f} | {kl:.1f} |")
 
 
 def main():
