@@ -1,9 +1,12 @@
 """One source of truth: notebooks/ and utils/reference/ are generated from solutions/ and never stale."""
+import importlib
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from utils import build
+from utils.checks import Exercise
 
 SOLUTIONS = sorted((build.ROOT / "solutions").glob("*.ipynb"))
 
@@ -53,3 +56,24 @@ def test_notebooks_follow_the_template(path):
     learner = nbformat.read(build.ROOT / "notebooks" / path.name, as_version=4)
     assert all(not cell.get("outputs") for cell in learner.cells if cell.cell_type == "code")
     assert "BEGIN SOLUTION" not in nbformat.writes(learner)
+
+
+@pytest.mark.parametrize("folder", ["solutions", "notebooks"])
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_nbgrader_metadata_is_valid_and_carries_the_exercise_points(folder, path):
+    """nbgrader's own schema-3 validator accepts the notebook; every check cell is a graded cell worth its
+    exercise's points, every solution cell is a solution cell, and the parameters cell stays editable."""
+    from nbgrader.nbgraderformat.v3 import MetadataValidatorV3
+
+    notebook = nbformat.read(build.ROOT / folder / path.name, as_version=4)
+    MetadataValidatorV3().validate_nb(notebook)
+    module_name = next(match.group(1) for cell in notebook.cells if (match := build.CHECK_IMPORT.search(cell.source)))
+    module = importlib.import_module(f"utils.{module_name}")
+    exercises = {value.key: value.points for value in vars(module).values() if isinstance(value, Exercise)}
+    graded = {cell.metadata.nbgrader.grade_id: cell.metadata.nbgrader.points
+              for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")}
+    assert graded == {f"exercise-{key}": points for key, points in exercises.items()}
+    solutions = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")]
+    assert len(solutions) == len(exercises) and all(not cell.metadata.nbgrader.locked for cell in solutions)
+    parameters = next(cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", []))
+    assert "nbgrader" not in parameters.metadata

@@ -9,9 +9,14 @@ For each solutions/NN_name.ipynb:
   else changes.
 - utils/reference/nbNN_name.py: the code of every cell holding a solution block, and of cells tagged
   ``reference`` (the imports those need), with the markers removed: what a learner falls back on.
+- nbgrader (schema 3) cell metadata, in both notebooks: each solution cell is a solution cell, each check cell
+  (``f = check.f(f)``) a graded cell worth its exercise's points, the text, the setup and imports and the score
+  summary are read-only; the other code cells (parameters, experiments) stay editable. solutions/ is rewritten
+  with the same metadata, so that it can serve as nbgrader's source folder.
 """
 import argparse
 import copy
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -22,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 SOLUTION_BLOCK = re.compile(rf"^([ \t]*){BEGIN}[ \t]*\n.*?^[ \t]*{END}[ \t]*$", re.M | re.S)
 MARKER_LINE = re.compile(rf"^[ \t]*(?:{BEGIN}|{END})[ \t]*\n?", re.M)
+CHECK_CELL = re.compile(r"^(\w+) = check\.(\w+)\(\1\)\s*$")
+CHECK_IMPORT = re.compile(r"^from utils import (checks_\w+) as check$", re.M)
 
 
 class BuildError(ValueError):
@@ -37,6 +44,34 @@ def _checked_source(cell, where):
     if begins != ends or len(SOLUTION_BLOCK.findall(cell.source)) != begins:
         raise BuildError(f"{where}: {begins} '{BEGIN}' but {ends} '{END}' (or a block not closed before the next).")
     return cell.source
+
+
+def with_nbgrader_metadata(notebook, name="notebook"):
+    """Return a copy of ``notebook`` carrying nbgrader schema-3 metadata (see the module's docstring)."""
+    notebook = copy.deepcopy(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    imports = next((i for i, cell in enumerate(code) if CHECK_IMPORT.search(cell.source)), None)
+    if imports is None:
+        raise BuildError(f"{name}: no `from utils import checks_... as check` cell, so no exercise points to read.")
+    module = importlib.import_module(f"utils.{CHECK_IMPORT.search(code[imports].source).group(1)}")
+    read_only = {id(cell) for cell in code[:imports + 1] + code[-1:]}  # setup, imports, the score summary
+    for cell in notebook.cells:
+        meta = {"schema_version": 3, "solution": False, "grade": False, "locked": True, "task": False}
+        check = CHECK_CELL.match(cell.source) if cell.cell_type == "code" else None
+        if has_solution(cell):
+            meta.update(solution=True, locked=False, grade_id=f"{cell.id}-solution")
+        elif check:
+            exercise = getattr(module, check.group(2), None)
+            if exercise is None:
+                raise BuildError(f"{name}: cell {cell.id} runs check.{check.group(2)}, which {module.__name__} lacks.")
+            meta.update(grade=True, grade_id=f"exercise-{exercise.key}", points=exercise.points)
+        elif cell.cell_type == "markdown" or id(cell) in read_only:
+            meta.update(grade_id=f"{cell.id}-read-only")
+        else:
+            cell.metadata.pop("nbgrader", None)  # an ordinary cell: the learner may edit it
+            continue
+        cell.metadata["nbgrader"] = meta
+    return notebook
 
 
 def learner_notebook(solution, name="notebook"):
@@ -73,7 +108,8 @@ def expected_outputs(root=ROOT):
     """Map every generated path to the text it should hold."""
     outputs = {}
     for path in sorted((root / "solutions").glob("*.ipynb")):
-        solution = nbformat.read(path, as_version=4)
+        solution = with_nbgrader_metadata(nbformat.read(path, as_version=4), path.name)
+        outputs[path] = nbformat.writes(solution) + "\n"
         outputs[root / "notebooks" / path.name] = nbformat.writes(learner_notebook(solution, path.name)) + "\n"
         outputs[reference_path(path, root)] = reference_module(solution, path.name)
     return outputs
