@@ -74,11 +74,15 @@ def with_nbgrader_metadata(notebook, name="notebook"):
     return notebook
 
 
+SOLUTION_LINK = re.compile(r"(colab\.research\.google\.com/github/\S+?/blob/[^/]+/|urlpath=lab/tree/)solutions/")
+
+
 def learner_notebook(solution, name="notebook"):
     learner = copy.deepcopy(solution)
     learner.metadata.pop("widgets", None)  # widget state saved with the solution's outputs
     for index, cell in enumerate(learner.cells):
         if cell.cell_type != "code":
+            cell.source = SOLUTION_LINK.sub(r"\1notebooks/", cell.source)  # badges open the learner version
             continue
         source = _checked_source(cell, f"{name}, cell {index}")
         cell.source = SOLUTION_BLOCK.sub(r"\1# YOUR CODE HERE\n\1raise NotImplementedError()", source)

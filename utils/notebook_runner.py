@@ -44,8 +44,9 @@ class SlicedPollKernelManager(AsyncKernelManager):
     client_factory = Type(SlicedPollKernelClient)
 
 
-def run_notebook(notebook, folder, cell_timeout=600, extra_arguments=()):
-    """Execute ``notebook`` (a path or a NotebookNode) in place, with the kernel working in ``folder``.
+def run_notebook(notebook, folder, cell_timeout=600, extra_arguments=(), env=None):
+    """Execute ``notebook`` (a path or a NotebookNode) in place, with the kernel working in ``folder`` (and, if
+    given, with ``env`` as the kernel's environment).
 
     Returns the executed NotebookNode; raises nbclient's CellExecutionError or CellTimeoutError when a cell fails.
     """
@@ -54,5 +55,5 @@ def run_notebook(notebook, folder, cell_timeout=600, extra_arguments=()):
     client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
                             kernel_manager_class=SlicedPollKernelManager, extra_arguments=list(extra_arguments),
                             resources={"metadata": {"path": str(folder)}})
-    client.execute()
+    client.execute(**({"env": env} if env is not None else {}))
     return notebook
