@@ -24,6 +24,11 @@ def sparse_loss(model, images, beta, rho):
     return F.mse_loss(reconstruction, images) + beta * kl_sparsity(hidden, rho)
 
 
+def build_sparse_autoencoder(hidden_units):
+    return utils.Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, hidden_units), nn.Sigmoid()),
+                             nn.Sequential(nn.Linear(hidden_units, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))
+
+
 def feature_images(layer):
     """The rows of layer.weight as (H, 1, 28, 28) images, each min-max scaled to [0, 1]."""
     weights = layer.weight.detach()

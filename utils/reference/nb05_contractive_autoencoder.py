@@ -23,6 +23,11 @@ def jacobian_penalty(encoder, images):
     return jacobians.pow(2).flatten(1).sum(dim=1).mean()
 
 
+def build_autoencoder(hidden_units):
+    return utils.Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, hidden_units), nn.Sigmoid()),
+                             nn.Sequential(nn.Linear(hidden_units, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))
+
+
 def contractive_loss(model, images, lam):
     """MSE per pixel + lam * mean ||J||_F^2 of the encoder's sigmoid layer."""
     layer = model.encoder[1]
