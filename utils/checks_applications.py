@@ -1,0 +1,210 @@
+"""Checks for notebook 07, autoencoders at work. Thresholds are checked by the false-alarm rate they give,
+precision and recall against counts made here, the tabular model by what it does to data of other widths and
+signs, quantisation against the formula on many codes and bit depths."""
+import torch
+from torch import nn
+
+from .checks import Mistake, close, exercise, name_known_mistake
+
+REFERENCE = "nb07_autoencoders_at_work"
+
+
+def _as_float(value, what):
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    try:
+        return float(value)  # Python and numpy numbers
+    except (TypeError, ValueError):
+        raise Mistake(f"{what} should be one number, not {type(value).__name__}"
+                      f"{' of shape ' + str(tuple(value.shape)) if isinstance(value, torch.Tensor) else ''}.") from None
+
+
+def _skewed_scores(n=1000, seed=0):
+    # Reconstruction errors are positive and skewed to the right, like these.
+    generator = torch.Generator().manual_seed(seed)
+    return torch.empty(n).exponential_(generator=generator) * 0.01 + 0.002
+
+
+@exercise("1", "a threshold for a false-alarm rate", 2, f"{REFERENCE}.threshold_at_false_alarm_rate")
+def threshold_at_false_alarm_rate(threshold_for):
+    scores = _skewed_scores()
+    original = scores.clone()
+    for rate in (0.05, 0.2):
+        threshold = _as_float(threshold_for(scores, rate), "the threshold")
+        if not torch.equal(scores, original):
+            raise Mistake("your function reordered or changed the scores in place (e.g. scores.sort_()): work on "
+                          "a copy, or use torch.quantile, which leaves them alone.")
+        above = (scores > threshold).float().mean().item()
+        if abs(above - rate) <= 0.002:  # within two of the 1,000 scores: any sensible quantile rule
+            continue
+        mean, std = scores.mean().item(), scores.std().item()
+        if above > 0.98:
+            raise Mistake(f"{above:.1%} of the normal scores lie above your threshold: if you used np.percentile, "
+                          "it takes percent (0-100), so ask for 100 * (1 - rate); torch.quantile takes a fraction.")
+        if abs(above - (1 - rate)) <= 0.002:
+            raise Mistake(f"{above:.0%} of the normal scores lie above your threshold instead of {rate:.0%}: you took "
+                          "the rate-quantile; the threshold leaves `rate` of the normal scores *above* it, so it is "
+                          "the (1 - rate)-quantile.")
+        if above == 0 and close(threshold, scores.max().item()):
+            raise Mistake("the largest normal score lets no false alarm through, but one unusual normal image sets "
+                          "it: take the (1 - rate)-quantile, torch.quantile(normal_scores, 1 - rate).")
+        name_known_mistake(threshold, [(mean + k * std, "a threshold of mean + k·std assumes Gaussian scores; "
+                                                        "reconstruction errors are skewed, so it misses the rate. "
+                                                        "Take the (1 - rate)-quantile of the normal scores")
+                                       for k in (1, 2, 3)], rtol=1e-4)
+        raise Mistake(f"with rate = {rate}, {above:.1%} of the normal scores lie above your threshold; it should be "
+                      f"{rate:.0%}: torch.quantile(normal_scores, 1 - rate).")
+
+
+def _labelled_scores():
+    # 13 images: 4 anomalies; at threshold 0.5, 3 of the 5 flagged are anomalies and 3 of the 4 anomalies are flagged.
+    scores = torch.tensor([0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.55, 0.6, 0.7, 0.8, 0.9, 0.3, 0.05])
+    is_anomaly = torch.tensor([0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 1, 0], dtype=torch.bool)
+    return scores, is_anomaly
+
+
+@exercise("2", "precision and recall", 3, f"{REFERENCE}.precision_recall")
+def precision_recall(measure):
+    scores, is_anomaly = _labelled_scores()
+
+    def expected(threshold):
+        flagged = scores > threshold
+        true_positives = (flagged & is_anomaly).sum().item()
+        precision = true_positives / flagged.sum().item() if flagged.any() else 0.0
+        return precision, true_positives / is_anomaly.sum().item()
+
+    for threshold in (0.5, 0.25, 0.85):
+        returned = measure(scores, is_anomaly, threshold)
+        if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+            raise Mistake("return two numbers, (precision, recall).")
+        precision, recall = (_as_float(value, "precision and recall each") for value in returned)
+        want_precision, want_recall = expected(threshold)
+        if close(precision, want_precision) and close(recall, want_recall):
+            continue
+        flagged = scores > threshold
+        true_positives = (flagged & is_anomaly).sum().item()
+        below = scores < threshold
+        hints = [
+            ((want_recall, want_precision), "precision and recall are swapped: return (precision, recall); precision "
+                                            "asks how many flagged images are anomalies, recall how many anomalies "
+                                            "were flagged"),
+            (((below & is_anomaly).sum().item() / max(below.sum().item(), 1),
+              (below & is_anomaly).sum().item() / is_anomaly.sum().item()),
+             "you flagged the scores *below* the threshold: an anomaly is an image the model rebuilds badly, so "
+             "flag scores > threshold"),
+            (((flagged == is_anomaly).float().mean().item(), want_recall),
+             "your precision is the accuracy (correct decisions over all images): precision counts only the flagged "
+             "images, true positives / flagged"),
+            ((true_positives / len(scores), want_recall), "you divided the true positives by all images: precision "
+                                                          "divides by the number of flagged images"),
+            (((flagged & ~is_anomaly).sum().item() / (~is_anomaly).sum().item(), want_recall),
+             "that is the false-alarm rate (flagged normals / all normals): precision is true positives / flagged"),
+            ((want_precision, true_positives / flagged.sum().item() if flagged.any() else 0.0),
+             "recall divides the true positives by the number of anomalies, not by the number flagged"),
+        ]
+        for (wrong_precision, wrong_recall), hint in hints:
+            if close(precision, wrong_precision) and close(recall, wrong_recall):
+                raise Mistake(hint + ".")
+        raise Mistake(f"at threshold {threshold} expected precision {want_precision:.3f} and recall {want_recall:.3f}, "
+                      f"got {precision:.3f} and {recall:.3f}.")
+
+    returned = measure(scores, is_anomaly, 10.0)  # nothing flagged
+    precision, recall = (_as_float(value, "precision and recall each") for value in returned)
+    if precision != precision:  # NaN
+        raise Mistake("when nothing is flagged, precision is 0 / 0: return 0.0 for it (as scikit-learn's "
+                      "zero_division=0 does).")
+    if precision != 0.0 or recall != 0.0:
+        raise Mistake(f"when nothing is flagged, precision and recall are both 0.0; got {precision}, {recall}.")
+
+
+@exercise("3", "a tabular autoencoder", 2, f"{REFERENCE}.tabular_autoencoder")
+def tabular_autoencoder(build):
+    for n_features, code_size in ((30, 8), (13, 4)):
+        torch.manual_seed(0)
+        model = build(n_features, code_size)
+        if not isinstance(model, nn.Module):
+            raise Mistake(f"return an nn.Module (e.g. utils.Autoencoder(encoder, decoder)), not {type(model).__name__}.")
+        if not (hasattr(model, "encoder") and hasattr(model, "decoder")):
+            raise Mistake("give the model an .encoder and a .decoder: utils.Autoencoder(encoder, decoder).")
+        rows = torch.randn(64, n_features)  # standardised features: mean 0, standard deviation 1
+        try:
+            code = model.encoder(rows)
+            output = model(rows)
+        except RuntimeError as error:
+            if "shape" in str(error) or "size" in str(error):
+                raise Mistake(f"the model fails on rows of {n_features} features ({str(error).splitlines()[0]}): take "
+                              "the input width from n_features, not from one dataset.") from None
+            raise
+        if tuple(code.shape) != (64, code_size):
+            raise Mistake(f"the encoder should map (N, {n_features}) to (N, code_size) = (N, {code_size}); it gave "
+                          f"{tuple(code.shape)}.")
+        if tuple(output.shape) != (64, n_features):
+            raise Mistake(f"the model should rebuild rows of {n_features} features, shape (N, {n_features}); it gave "
+                          f"{tuple(output.shape)}.")
+        if output.min() >= 0:
+            raise Mistake("the model's outputs are never negative, but standardised features are negative about "
+                          "half the time: end the decoder with a plain nn.Linear, without a sigmoid or ReLU.")
+        linear_layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        if len(linear_layers) == 2 and not any(isinstance(m, (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.ELU,
+                                                              nn.LeakyReLU, nn.SiLU)) for m in model.modules()):
+            raise Mistake("two linear layers with nothing between them make a linear model, which PCA already "
+                          "solves: give the encoder a hidden layer with a nonlinearity (e.g. nn.ReLU).")
+
+
+def _quantise_oracle(codes, low, high, bits):
+    steps = 2 ** bits - 1
+    codes, low, high = codes.double(), low.double(), high.double()
+    index = torch.round((torch.minimum(torch.maximum(codes, low), high) - low) / (high - low) * steps)
+    return low + index * (high - low) / steps
+
+
+@exercise("4", "quantising a code", 3, f"{REFERENCE}.quantise")
+def quantise(quantise_codes):
+    generator = torch.Generator().manual_seed(0)
+    low = torch.tensor([-1.0, 0.0, 2.0, -0.5])
+    high = torch.tensor([1.0, 3.0, 2.5, 0.5])
+    codes = low + (high - low) * (torch.rand(500, 4, generator=generator) * 1.2 - 0.1)  # 10 % beyond each end
+    codes[:, 1] = codes[:, 1].clamp(min=0.0)  # dimension 1 as after a ReLU: many codes exactly at the low end
+    original = codes.clone()
+    for bits in (1, 2, 3, 5, 8):
+        returned = quantise_codes(codes, low, high, bits)
+        if not torch.equal(codes, original):
+            raise Mistake("your function changed the codes in place: return a new tensor.")
+        if not isinstance(returned, torch.Tensor) or returned.shape != codes.shape:
+            shape = tuple(returned.shape) if isinstance(returned, torch.Tensor) else type(returned).__name__
+            raise Mistake(f"return the quantised codes shaped like the input, {tuple(codes.shape)}; got {shape}.")
+        want = _quantise_oracle(codes, low, high, bits)
+        if torch.allclose(returned.double(), want, atol=1e-5):
+            continue
+        if returned.isnan().any():
+            raise Mistake(f"with bits = {bits} some quantised codes are NaN, a division by zero: b bits give 2**bits "
+                          "levels and 2**bits − 1 steps from low to high (with `bits` levels, 1 bit has no step).")
+        steps = 2 ** bits - 1
+        clamped = torch.minimum(torch.maximum(codes, low), high)
+        scaled = (clamped - low) / (high - low)
+        batch_low, batch_high = codes.min(dim=0).values, codes.max(dim=0).values
+        known = [
+            (torch.round(scaled * steps), "you returned the level numbers (0 … 2**bits − 1): map them back to code "
+                                          "values, low + level · (high − low) / (2**bits − 1), so the decoder can use "
+                                          "them"),
+            (low + torch.round(scaled * 2 ** bits) * (high - low) / 2 ** bits,
+             "2**bits + 1 levels, one too many (it would need an extra bit): the 2**bits levels run from low to high "
+             "in 2**bits − 1 steps"),
+            (low + torch.floor(scaled * steps) * (high - low) / steps,
+             "you rounded down (floor, or int()): every code moves down, up to a whole step; round to the nearest "
+             "level with torch.round"),
+            (low + torch.round(((codes - low) / (high - low)).clamp(0, 1) * (bits - 1)) * (high - low) / max(bits - 1, 1)
+             if bits > 1 else None, "you used `bits` levels: b bits give 2**bits levels"),
+            (low + torch.round((codes - low) / (high - low) * steps) * (high - low) / steps,
+             "codes outside [low, high] give levels that do not exist: clamp the codes to [low, high] first"),
+            (batch_low + torch.round((codes - batch_low) / (batch_high - batch_low) * steps)
+             * (batch_high - batch_low) / steps,
+             "you took the range from this batch of codes: use the low and high you are given (from the training "
+             "codes), so that the sender and the receiver agree on the levels"),
+        ]
+        for wrong, hint in known:
+            if wrong is not None and torch.allclose(returned.double(), wrong.double(), atol=1e-5):
+                raise Mistake(hint + ".")
+        worst = (returned.double() - want).abs().max().item()
+        raise Mistake(f"with bits = {bits} some codes are off by up to {worst:.3g} from the nearest of the 2**bits "
+                      "levels evenly spaced from low to high (codes outside the range clamped).")

@@ -1,0 +1,126 @@
+"""The leaderboard's measurements: what notebook 07 reports for each variant, and tests/leaderboard.py for the README.
+
+Every number is measured on the test images of one split; the columns are
+- test MSE per pixel and PSNR (mean of per-image values, dB) of the reconstruction from the code,
+- linear-probe accuracy: logistic regression on the frozen codes of the training images, scored on the test codes,
+- anomaly AUC: a model of the same variant trained without one class, scoring every test image by its
+  reconstruction error; ROC AUC of those scores for "is that class",
+- parameters, and the seconds training took.
+"""
+import time
+
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from . import variants as course_variants
+from .pca import PCA
+
+PCA_COMPONENTS = 32  # PCA's row uses the code size of notebooks 01-03
+
+
+def linear_probe_accuracy(train_codes, train_labels, test_codes, test_labels):
+    """Accuracy on the test codes of a logistic regression fitted on the training codes (standardised with the
+    training codes' statistics only)."""
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    probe.fit(train_codes.numpy(), train_labels.numpy())
+    return float(probe.score(test_codes.numpy(), test_labels.numpy()))
+
+
+def psnr_per_image(reconstructions, images):
+    """10 log10(1 / MSE) of each image, in dB (pixels in [0, 1])."""
+    mse = (reconstructions - images).pow(2).flatten(1).mean(dim=1)
+    return 10 * torch.log10(1 / mse.clamp_min(1e-10))  # an exact copy would be infinite: cap it at 100 dB
+
+
+def anomaly_auc(scores, labels, anomaly_class):
+    """ROC AUC of ``scores`` (higher: more anomalous) for telling ``anomaly_class`` from the other labels."""
+    return float(roc_auc_score((labels == anomaly_class).numpy(), scores.numpy()))
+
+
+def count_parameters(model):
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def measure(model, data, seconds):
+    """The leaderboard's columns, but the anomaly AUC, for a trained autoencoder of any variant."""
+    reconstructions = course_variants.reconstruct(model, data.test_images)
+    train_codes = course_variants.encode(model, data.train_images)
+    return {
+        "code size": train_codes.shape[1],
+        "test MSE": (reconstructions - data.test_images).pow(2).mean().item(),
+        "PSNR": psnr_per_image(reconstructions, data.test_images).mean().item(),
+        "probe accuracy": linear_probe_accuracy(train_codes, data.train_labels,
+                                                course_variants.encode(model, data.test_images), data.test_labels),
+        "parameters": count_parameters(model),
+        "train seconds": seconds,
+    }
+
+
+def measure_pca(data, anomaly_class, k=PCA_COMPONENTS):
+    """PCA's row: the same columns for k principal components (fitting is its training)."""
+    start = time.perf_counter()
+    pca = PCA(data.train_images, k)
+    seconds = time.perf_counter() - start
+    reconstructions = pca.reconstruct(data.test_images, k)
+    normal = PCA(data.train_images[data.train_labels != anomaly_class], k)
+    scores = (normal.reconstruct(data.test_images, k) - data.test_images).pow(2).flatten(1).mean(dim=1)
+    return {
+        "code size": k,
+        "test MSE": (reconstructions - data.test_images).pow(2).mean().item(),
+        "PSNR": psnr_per_image(reconstructions, data.test_images).mean().item(),
+        "probe accuracy": linear_probe_accuracy(pca.encode(data.train_images, k), data.train_labels,
+                                                pca.encode(data.test_images, k), data.test_labels),
+        "anomaly AUC": anomaly_auc(scores, data.test_labels, anomaly_class),
+        "parameters": k * 784 + 784,  # k components and the mean
+        "train seconds": seconds,
+    }
+
+
+def measure_pixels(data):
+    """The raw pixels' row: only the probe applies."""
+    return {"code size": 784, "probe accuracy": linear_probe_accuracy(data.train_images.flatten(1), data.train_labels,
+                                                                    data.test_images.flatten(1), data.test_labels)}
+
+
+def leaderboard(data, anomaly_class, device=None, progress=False):
+    """Every row: PCA, raw pixels, then each variant trained twice (on all training images, and without
+    ``anomaly_class`` for its anomaly AUC). Returns {row name: {column: value}}."""
+    rows = {"PCA (k = 32)": measure_pca(data, anomaly_class), "raw pixels": measure_pixels(data)}
+    normal_images = data.train_images[data.train_labels != anomaly_class]
+    for name, variant in course_variants.variants().items():
+        model, seconds = course_variants.train(variant, data.train_images, device=device, progress=progress)
+        rows[f"{name} ({variant.notebook})"] = measure(model, data, seconds)
+        if course_variants.is_variational(model):
+            rows[f"{name} ({variant.notebook})"]["-ELBO"] = course_variants.negative_elbo(model, data.test_images)
+        normal_model, _ = course_variants.train(variant, normal_images, device=device, progress=progress)
+        rows[f"{name} ({variant.notebook})"]["anomaly AUC"] = anomaly_auc(
+            course_variants.per_image_mse(normal_model, data.test_images), data.test_labels, anomaly_class)
+    return rows
+
+
+COLUMNS = [  # (column, header, format)
+    ("code size", "code size", "{:,}"),
+    ("test MSE", "test MSE per pixel", "{:.5f}"),
+    ("PSNR", "PSNR (dB)", "{:.2f}"),
+    ("probe accuracy", "linear probe accuracy", "{:.3f}"),
+    ("anomaly AUC", "anomaly AUC", "{:.3f}"),
+    ("parameters", "parameters", "{:,}"),
+    ("train seconds", "train time (s)", "{:.1f}"),
+]
+
+
+def markdown(rows):
+    """The rows as a Markdown table; a column a row does not have shows a dash."""
+    lines = ["| model | " + " | ".join(header for _, header, _ in COLUMNS) + " |",
+             "|---|" + "---|" * len(COLUMNS)]
+    for name, row in rows.items():
+        cells = [form.format(row[column]) if column in row else "–" for column, _, form in COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for name, row in rows.items():
+        if "-ELBO" in row:
+            lines.append(f"\n{name}: test −ELBO {row['-ELBO']:.1f} nats per image, its own loss (the table's MSE and "
+                         "PSNR decode the mean code μ, for comparison with the others).")
+    return "\n".join(lines)
