@@ -12,6 +12,7 @@ pass raises ``CheckFailed`` instead.
 """
 import copy
 import importlib
+import numbers
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +120,17 @@ def score_summary(check_module):
 
 
 # Helpers the check modules share.
+
+def as_float(value, what):
+    """A learner's single number as a float: a one-element tensor, or a Python or numpy number; anything else is a
+    Mistake that says what came back."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, numbers.Real):  # int, float, bool and numpy scalars
+        return float(value)
+    raise Mistake(f"{what} should be one number (a float), not {type(value).__name__}"
+                  f"{' of shape ' + str(tuple(value.shape)) if isinstance(value, torch.Tensor) else ''}.")
+
 
 def close(a, b, rtol=1e-4, atol=1e-6):
     """Whether two numbers or tensors agree, compared in float64."""

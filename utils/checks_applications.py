@@ -4,19 +4,9 @@ signs, quantisation against the formula on many codes and bit depths."""
 import torch
 from torch import nn
 
-from .checks import Mistake, close, exercise, name_known_mistake
+from .checks import Mistake, as_float, close, exercise, name_known_mistake
 
 REFERENCE = "nb07_autoencoders_at_work"
-
-
-def _as_float(value, what):
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    try:
-        return float(value)  # Python and numpy numbers
-    except (TypeError, ValueError):
-        raise Mistake(f"{what} should be one number, not {type(value).__name__}"
-                      f"{' of shape ' + str(tuple(value.shape)) if isinstance(value, torch.Tensor) else ''}.") from None
 
 
 def _skewed_scores(n=1000, seed=0):
@@ -30,7 +20,7 @@ def threshold_at_false_alarm_rate(threshold_for):
     scores = _skewed_scores()
     original = scores.clone()
     for rate in (0.05, 0.2):
-        threshold = _as_float(threshold_for(scores, rate), "the threshold")
+        threshold = as_float(threshold_for(scores, rate), "the threshold")
         if not torch.equal(scores, original):
             raise Mistake("your function reordered or changed the scores in place (e.g. scores.sort_()): work on "
                           "a copy, or use torch.quantile, which leaves them alone.")
@@ -77,7 +67,7 @@ def precision_recall(measure):
         returned = measure(scores, is_anomaly, threshold)
         if not isinstance(returned, (tuple, list)) or len(returned) != 2:
             raise Mistake("return two numbers, (precision, recall).")
-        precision, recall = (_as_float(value, "precision and recall each") for value in returned)
+        precision, recall = (as_float(value, "precision and recall each") for value in returned)
         want_precision, want_recall = expected(threshold)
         if close(precision, want_precision) and close(recall, want_recall):
             continue
@@ -109,7 +99,7 @@ def precision_recall(measure):
                       f"got {precision:.3f} and {recall:.3f}.")
 
     returned = measure(scores, is_anomaly, 10.0)  # nothing flagged
-    precision, recall = (_as_float(value, "precision and recall each") for value in returned)
+    precision, recall = (as_float(value, "precision and recall each") for value in returned)
     if precision != precision:  # NaN
         raise Mistake("when nothing is flagged, precision is 0 / 0: return 0.0 for it (as scikit-learn's "
                       "zero_division=0 does).")

@@ -4,19 +4,10 @@ import math
 
 import torch
 
-from .checks import (Mistake, check_one_step, close, exercise, name_known_mistake, sgd_step_oracle,
+from .checks import (Mistake, as_float, check_one_step, close, exercise, name_known_mistake, sgd_step_oracle,
                      tiny_autoencoder)
 
 REFERENCE = "nb03_denoising_autoencoder"
-
-
-def _as_float(value, what):
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    if isinstance(value, (int, float)):
-        return float(value)
-    raise Mistake(f"{what} should return one number (a float), not {type(value).__name__}"
-                  f"{' of shape ' + str(tuple(value.shape)) if isinstance(value, torch.Tensor) else ''}.")
 
 
 @exercise("1", "Gaussian noise", 3, f"{REFERENCE}.add_gaussian_noise")
@@ -142,9 +133,9 @@ def psnr(measure):
     reconstructions, targets = _psnr_pairs()
     mse = ((reconstructions.double() - targets.double()) ** 2).flatten(1).mean(dim=1)
     expected = (10 * torch.log10(1 / mse)).mean().item()
-    value = _as_float(measure(reconstructions, targets), "psnr")
+    value = as_float(measure(reconstructions, targets), "psnr's result")
     if close(value, expected, rtol=1e-4):
-        if not close(_as_float(measure(targets, reconstructions), "psnr"), expected, rtol=1e-4):
+        if not close(as_float(measure(targets, reconstructions), "psnr's result"), expected, rtol=1e-4):
             raise Mistake("psnr(a, b) and psnr(b, a) differ: the squared error is symmetric.")
         return
     known = [(10 * math.log10(1 / mse.mean().item()), "you computed the PSNR of the average error; average the "

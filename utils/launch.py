@@ -86,9 +86,10 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything points elsewhere")
     args = parser.parse_args(argv)
     if args.check:
-        for path in stale():
+        elsewhere = stale()
+        for path in elsewhere:
             print(f"points elsewhere: {path.relative_to(ROOT)}")
-        return 1 if stale() else 0
+        return 1 if elsewhere else 0
     for path, text in expected_texts().items():
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(ROOT)}")

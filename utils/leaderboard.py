@@ -44,39 +44,39 @@ def count_parameters(model):
     return sum(parameter.numel() for parameter in model.parameters())
 
 
-def measure(model, data, seconds):
-    """The leaderboard's columns, but the anomaly AUC, for a trained autoencoder of any variant."""
-    reconstructions = course_variants.reconstruct(model, data.test_images)
-    train_codes = course_variants.encode(model, data.train_images)
+def _columns(data, encode, reconstructions, parameters, seconds):
+    """The columns every model has but the anomaly AUC, from its encoder and its test reconstructions."""
+    train_codes = encode(data.train_images)
     return {
         "code size": train_codes.shape[1],
         "test MSE": (reconstructions - data.test_images).pow(2).mean().item(),
         "PSNR": psnr_per_image(reconstructions, data.test_images).mean().item(),
-        "probe accuracy": linear_probe_accuracy(train_codes, data.train_labels,
-                                                course_variants.encode(model, data.test_images), data.test_labels),
-        "parameters": count_parameters(model),
+        "probe accuracy": linear_probe_accuracy(train_codes, data.train_labels, encode(data.test_images),
+                                                data.test_labels),
+        "parameters": parameters,
         "train seconds": seconds,
     }
 
 
-def measure_pca(data, anomaly_class, k=PCA_COMPONENTS):
-    """PCA's row: the same columns for k principal components (fitting is its training)."""
+def measure(model, data, seconds):
+    """The leaderboard's columns, but the anomaly AUC, for a trained autoencoder of any variant."""
+    return _columns(data, lambda images: course_variants.encode(model, images),
+                    course_variants.reconstruct(model, data.test_images), count_parameters(model), seconds)
+
+
+def measure_pca(data, k=PCA_COMPONENTS):
+    """PCA's row, but the anomaly AUC: the same columns for k principal components (fitting is its training)."""
     start = time.perf_counter()
     pca = PCA(data.train_images, k)
     seconds = time.perf_counter() - start
-    reconstructions = pca.reconstruct(data.test_images, k)
+    return _columns(data, lambda images: pca.encode(images, k), pca.reconstruct(data.test_images, k),
+                    k * 784 + 784, seconds)  # parameters: k components and the mean
+
+
+def pca_anomaly_scores(data, anomaly_class, k=PCA_COMPONENTS):
+    """Each test image's reconstruction error under a PCA fitted without ``anomaly_class``."""
     normal = PCA(data.train_images[data.train_labels != anomaly_class], k)
-    scores = (normal.reconstruct(data.test_images, k) - data.test_images).pow(2).flatten(1).mean(dim=1)
-    return {
-        "code size": k,
-        "test MSE": (reconstructions - data.test_images).pow(2).mean().item(),
-        "PSNR": psnr_per_image(reconstructions, data.test_images).mean().item(),
-        "probe accuracy": linear_probe_accuracy(pca.encode(data.train_images, k), data.train_labels,
-                                                pca.encode(data.test_images, k), data.test_labels),
-        "anomaly AUC": anomaly_auc(scores, data.test_labels, anomaly_class),
-        "parameters": k * 784 + 784,  # k components and the mean
-        "train seconds": seconds,
-    }
+    return (normal.reconstruct(data.test_images, k) - data.test_images).pow(2).flatten(1).mean(dim=1)
 
 
 def measure_pixels(data):
@@ -88,16 +88,18 @@ def measure_pixels(data):
 def leaderboard(data, anomaly_class, device=None, progress=False):
     """Every row: PCA, raw pixels, then each variant trained twice (on all training images, and without
     ``anomaly_class`` for its anomaly AUC). Returns {row name: {column: value}}."""
-    rows = {"PCA (k = 32)": measure_pca(data, anomaly_class), "raw pixels": measure_pixels(data)}
+    pca_row = measure_pca(data)
+    pca_row["anomaly AUC"] = anomaly_auc(pca_anomaly_scores(data, anomaly_class), data.test_labels, anomaly_class)
+    rows = {f"PCA (k = {PCA_COMPONENTS})": pca_row, "raw pixels": measure_pixels(data)}
     normal_images = data.train_images[data.train_labels != anomaly_class]
     for name, variant in course_variants.variants().items():
         model, seconds = course_variants.train(variant, data.train_images, device=device, progress=progress)
-        rows[f"{name} ({variant.notebook})"] = measure(model, data, seconds)
+        row = rows[f"{name} ({variant.notebook})"] = measure(model, data, seconds)
         if course_variants.is_variational(model):
-            rows[f"{name} ({variant.notebook})"]["-ELBO"] = course_variants.negative_elbo(model, data.test_images)
+            row["-ELBO"] = course_variants.negative_elbo(model, data.test_images)
         normal_model, _ = course_variants.train(variant, normal_images, device=device, progress=progress)
-        rows[f"{name} ({variant.notebook})"]["anomaly AUC"] = anomaly_auc(
-            course_variants.per_image_mse(normal_model, data.test_images), data.test_labels, anomaly_class)
+        row["anomaly AUC"] = anomaly_auc(course_variants.per_image_mse(normal_model, data.test_images),
+                                         data.test_labels, anomaly_class)
     return rows
 
 

@@ -25,11 +25,13 @@ class PCA:
         components = self._top(k, images.device)
         return (images.flatten(1) - self.mean.to(images.device)) @ components.T
 
+    def decode(self, codes):
+        """Flat images (N, D) back from codes (N, k) of ``encode``: the mean plus the top k components, weighted."""
+        return self.mean.to(codes.device) + codes @ self._top(codes.shape[1], codes.device)
+
     def reconstruct(self, images, k=None):
         """``images`` rebuilt from ``k`` numbers each (all fitted components when ``k`` is None)."""
-        components = self._top(k, images.device)
-        mean = self.mean.to(images.device)
-        return (mean + (images.flatten(1) - mean) @ components.T @ components).view_as(images)
+        return self.decode(self.encode(images, k)).view_as(images)
 
     def _top(self, k, device):
         k = len(self.components) if k is None else k
