@@ -28,6 +28,15 @@ def get_device():
     return torch.device("cpu")
 
 
+def describe_device(device):
+    """One line for a notebook's output: the device, and on the CPU how many threads the course chose and why."""
+    from .threads import policy  # threads asks this module for the default device
+
+    if torch.device(device).type == "cpu":
+        return f"cpu, {policy().describe()}"
+    return str(device)
+
+
 def set_seed(seed):
     """Seed Python's and torch's generators (torch.manual_seed covers every GPU too)."""
     random.seed(seed)

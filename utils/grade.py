@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from .build import CHECK_CELL, CHECK_IMPORT, ROOT
 from .notebook_runner import SlicedPollKernelManager
+from .threads import THREADS_ENV, cpu_budget
 
 TIMEOUT_NAME = "CellTimeout"
 
@@ -198,7 +199,7 @@ def grade_file(path, cell_timeout=300, root=ROOT, threads=None):
         problems = []
         env = {**os.environ, "COURSE_STRICT": "0"}  # graded without strict mode; the grader cell counts the points
         if threads:
-            env["OMP_NUM_THREADS"] = str(threads)
+            env[THREADS_ENV] = str(threads)  # utils/threads.py applies it in the kernel
         try:
             client.execute(env=env)
         except Exception as error:  # the kernel died, or could not start
@@ -242,7 +243,7 @@ def write_gradebook(rows, out):
 def grade_folder(folder, cell_timeout=300, workers=None, progress=True):
     """Grade every file in ``folder`` (in parallel, one kernel per submission); return the rows, sorted by file."""
     paths = sorted(p for p in Path(folder).iterdir() if p.is_file())
-    cpus = os.cpu_count() or 1
+    cpus = cpu_budget().usable  # affinity and cgroup quota, as the kernels' own rule counts them
     workers = min(workers or cpus, max(1, len(paths)))
     threads = max(1, cpus // workers)  # OpenMP threads spinning on shared cores: 72 s instead of 20 s for two
     rows = []

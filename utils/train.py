@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .device import get_device
+from .threads import policy as thread_policy
 
 
 def reconstruction_mse(model, images):
@@ -71,9 +72,12 @@ def fit(model, train_images, test_images=None, *, epochs, batch_size=128, lr=1e-
     history = History()
     start = time.perf_counter()
     epochs_bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    on_cpu = torch.device(device).type == "cpu"
     for epoch in epochs_bar:
         total = 0.0
         for indices in torch.randperm(len(train_images), device=device).split(batch_size):
+            if on_cpu:
+                thread_policy().adapt()  # fewer threads while other programs keep the CPUs busy (utils/threads.py)
             batch = train_images[indices]
             total += float(step(model, optimizer, batch)) * len(batch)
         history.train_loss.append(total / len(train_images))
