@@ -1,23 +1,28 @@
 """utils.data: the offline folder, the download path against a loopback server, Debian's Fashion-MNIST, and
-clear errors that leave nothing half-written."""
+clear errors that leave nothing half-written: a few lines that say what to do, also as a notebook shows them."""
 import functools
 import gzip
 import hashlib
 import http.server
+import os
+import re
 import shutil
 import struct
 import threading
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
+from nbclient import NotebookClient
 from torchvision import datasets
 
 from utils import data
+from utils.notebook_runner import SlicedPollKernelManager
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-CI_SUBSET, OFFICIAL = SHARED / "ci-subset", SHARED / "official"
-needs_ci_subset = pytest.mark.skipif(not CI_SUBSET.exists(), reason="../shared/data/mnist/ci-subset is not beside the repository")
+ROOT = Path(__file__).resolve().parents[1]
+MNIST_FILES = ["MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte",
+               "MNIST/raw/t10k-images-idx3-ubyte", "MNIST/raw/t10k-labels-idx1-ubyte"]
 
 
 def idx_bytes(array):
@@ -78,23 +83,27 @@ def all_files(folder):
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*")) if folder.exists() else []
 
 
-@needs_ci_subset
-def test_offline_folder_gives_grey_level_float_images(fresh_data_cache, monkeypatch):
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(CI_SUBSET))
+def idx_count(path):
+    return struct.unpack(">I", path.read_bytes()[4:8])[0]  # the IDX header's first size: the number of items
+
+
+def test_offline_folder_gives_grey_level_float_images(real_mnist, fresh_data_cache, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(real_mnist))
     mnist = data.load_dataset("mnist")
-    assert mnist.train_images.shape == (8000, 1, 28, 28) and mnist.test_images.shape == (2000, 1, 28, 28)
+    raw = real_mnist / "MNIST" / "raw"
+    n_train, n_test = idx_count(raw / "train-images-idx3-ubyte"), idx_count(raw / "t10k-images-idx3-ubyte")
+    assert mnist.train_images.shape == (n_train, 1, 28, 28) and mnist.test_images.shape == (n_test, 1, 28, 28)
     assert mnist.train_images.dtype == torch.float32 and mnist.train_labels.dtype == torch.int64
     assert mnist.train_images.min() == 0 and mnist.train_images.max() == 1
     grey = ((mnist.train_images > 0) & (mnist.train_images < 1)).float().mean()
     assert grey > 0.05  # MNIST is grey-level, not 0/255
     assert set(mnist.train_labels.tolist()) == set(range(10))
-    assert mnist.source == str(CI_SUBSET / "MNIST" / "raw")
+    assert mnist.source == str(raw)
     assert all_files(fresh_data_cache) == []  # read in place: nothing copied into data/
 
 
-@needs_ci_subset
-def test_subset_takes_the_first_images(fresh_data_cache, monkeypatch):
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(CI_SUBSET))
+def test_subset_takes_the_first_images(real_mnist, fresh_data_cache, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(real_mnist))
     full, small = data.load_dataset("mnist"), data.load_dataset("mnist", train_size=100, test_size=10)
     assert small.train_images.shape[0] == 100 and small.test_labels.shape[0] == 10
     assert torch.equal(small.train_images, full.train_images[:100])
@@ -105,22 +114,74 @@ def test_unknown_dataset_name_is_refused():
         data.load_dataset("cifar")
 
 
+def says_how_to_set_the_folder(message):
+    """Both ways to hand COURSE_DATA_DIR to a Jupyter that is already running, in the message's words."""
+    assert "restart Jupyter with `COURSE_DATA_DIR=/that/folder .venv/bin/jupyter lab`" in message
+    assert "run `%env COURSE_DATA_DIR=/that/folder` in the notebook; then run this cell again" in message
+
+
+def no_chained_traceback(error):
+    """Python prints no "During handling of the above exception" traceback before this one."""
+    return error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
 def test_offline_folder_without_the_files_says_what_to_do(fresh_data_cache, monkeypatch, tmp_path):
     monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "empty"))
-    with pytest.raises(data.DataUnavailable, match=r"(?s)COURSE_DATA_DIR=.*MNIST/raw/train-images-idx3-ubyte.*unset"):
+    with pytest.raises(data.DataUnavailable) as raised:
         data.load_dataset("mnist")
+    message = str(raised.value)
+    assert message.startswith(f"COURSE_DATA_DIR is {tmp_path / 'empty'} (offline: nothing is downloaded), but mnist is not there.")
+    for file in MNIST_FILES:  # the four files, each on its own line, where they must go
+        assert f"\n    {tmp_path / 'empty'}/{file}\n" in message
+    assert f"unset COURSE_DATA_DIR to download them into {fresh_data_cache}." in message
+    says_how_to_set_the_folder(message)
+    assert len(message.splitlines()) <= 8
+    assert no_chained_traceback(raised.value)
     assert all_files(fresh_data_cache) == []
 
 
-@needs_ci_subset
-def test_truncated_file_is_named_as_corrupt(fresh_data_cache, monkeypatch, tmp_path):
+@pytest.mark.parametrize("level", ["MNIST", "MNIST/raw"])
+def test_a_folder_one_level_too_deep_is_pointed_out(fresh_data_cache, monkeypatch, tmp_path, level):
+    write_tiny_dataset(tmp_path / "datasets" / "MNIST" / "raw")
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "datasets" / level))
+    with pytest.raises(data.DataUnavailable, match=re.escape(f"set COURSE_DATA_DIR to {tmp_path / 'datasets'} instead")):
+        data.load_dataset("mnist")
+    with pytest.raises(data.DataUnavailable) as raised:  # same file names, but not Fashion-MNIST's folder
+        data.load_dataset("fashion-mnist")
+    assert "instead" not in str(raised.value)
+
+
+def test_notebook_shows_the_no_data_error_in_a_few_lines_and_env_fixes_it_without_a_restart(tmp_path):
+    """What a learner sees: in a real kernel, the error output is the message alone, not a traceback through
+    utils and torchvision; and %env COURSE_DATA_DIR=... then re-running the cell works in the same kernel."""
+    write_tiny_dataset(tmp_path / "datasets" / "MNIST" / "raw")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in [
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\nimport utils\n"
+        f"utils.data.DEFAULT_ROOT = utils.data.Path({str(tmp_path / 'data')!r})  # not the course's data/",
+        "data = utils.load_dataset('mnist')",
+        f"%env COURSE_DATA_DIR={tmp_path / 'datasets'}",
+        "data = utils.load_dataset('mnist')\nprint(len(data.train_images), 'training images')",
+    ]])
+    env = {**os.environ, data.DATA_DIR_ENV: str(tmp_path / "empty")}
+    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
+                   kernel_manager_class=SlicedPollKernelManager,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    error = next(output for output in notebook.cells[1].outputs if output.output_type == "error")
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback)).splitlines()
+    assert error.ename == "DataUnavailable"
+    assert shown[0].startswith("DataUnavailable: COURSE_DATA_DIR is") and len(shown) <= 8, "\n".join(shown)
+    assert not any("Traceback" in line or "File " in line for line in shown), "\n".join(shown)
+    assert notebook.cells[3].outputs[-1].get("text") == "12 training images\n", notebook.cells[3].outputs
+
+
+def test_truncated_file_is_named_as_corrupt(real_mnist, fresh_data_cache, monkeypatch, tmp_path):
     raw = tmp_path / "offline" / "MNIST" / "raw"
-    shutil.copytree(CI_SUBSET / "MNIST" / "raw", raw)
+    shutil.copytree(real_mnist / "MNIST" / "raw", raw)
     images = raw / "train-images-idx3-ubyte"
     images.chmod(0o644)
     images.write_bytes(images.read_bytes()[:100_000])
     monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "offline"))
-    with pytest.raises(data.DataUnavailable, match="truncated or corrupt.*Delete that folder"):
+    with pytest.raises(data.DataUnavailable, match="(?s)truncated or corrupt.*Delete that folder"):
         data.load_dataset("mnist")
 
 
@@ -144,14 +205,16 @@ def test_download_over_loopback_lands_complete(fresh_data_cache, monkeypatch, tm
     assert not any(".download-" in name for name in all_files(fresh_data_cache))
 
 
-@pytest.mark.skipif(not OFFICIAL.exists(), reason="../shared/data/mnist/official is not beside the repository")
-def test_failed_download_leaves_nothing_behind(fresh_data_cache, monkeypatch, loopback_server):
-    # The official files, in an order that downloads (and MD5-checks) the three present ones before the
-    # training images, which this mirror lacks: a download that fails part-way.
-    present = [(name, md5) for name, md5 in datasets.MNIST.resources if (OFFICIAL / name).exists()]
-    missing = [(name, md5) for name, md5 in datasets.MNIST.resources if not (OFFICIAL / name).exists()]
-    assert len(present) == 3 and len(missing) == 1
-    monkeypatch.setattr(datasets.MNIST, "mirrors", [loopback_server(OFFICIAL)])
+def test_failed_download_leaves_nothing_behind(official_mnist_gz, fresh_data_cache, monkeypatch, tmp_path,
+                                               loopback_server):
+    # A mirror with the official files but the training images, in an order that downloads (and MD5-checks) the
+    # three present ones first: a download that fails part-way.
+    present = [(name, md5) for name, md5 in datasets.MNIST.resources if not name.startswith("train-images")]
+    missing = [(name, md5) for name, md5 in datasets.MNIST.resources if name.startswith("train-images")]
+    (tmp_path / "mirror").mkdir()
+    for name, _ in present:
+        shutil.copyfile(official_mnist_gz / name, tmp_path / "mirror" / name)
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [loopback_server(tmp_path / "mirror")])
     monkeypatch.setattr(datasets.MNIST, "resources", present + missing)
     with pytest.raises(data.DataUnavailable, match="(?s)Could not download mnist.*COURSE_DATA_DIR"):
         data.load_dataset("mnist")
@@ -160,8 +223,18 @@ def test_failed_download_leaves_nothing_behind(fresh_data_cache, monkeypatch, lo
 
 def test_no_network_gives_one_clear_error(fresh_data_cache, monkeypatch):
     monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])  # the discard port: refused
-    with pytest.raises(data.DataUnavailable, match="no network"):
+    with pytest.raises(data.DataUnavailable) as raised:
         data.load_dataset("mnist")
+    message = str(raised.value)
+    first, *rest = message.splitlines()
+    assert first.startswith(f"Could not download mnist into {fresh_data_cache} (no network, or a mirror is down: ")
+    assert "<urlopen error" in first  # of torchvision's several lines, the one that says why
+    for file in MNIST_FILES:
+        assert f"    {file}" in rest
+    assert f"into {fresh_data_cache} and run this cell again." in message
+    says_how_to_set_the_folder(message)
+    assert len(rest) <= 8
+    assert no_chained_traceback(raised.value)
     assert all_files(fresh_data_cache) == []
 
 

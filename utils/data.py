@@ -30,6 +30,12 @@ DATASETS = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}
 class DataUnavailable(RuntimeError):
     """The dataset could not be found, downloaded or read; the message says what to do."""
 
+    def _render_traceback_(self):
+        # IPython shows an exception through this method when it has one: a learner sees the few lines that say
+        # what to do, not a traceback through utils and torchvision (the message already names what failed).
+        first, *rest = str(self).splitlines() or [""]
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {first}", *rest]
+
 
 class ImageData(NamedTuple):
     train_images: torch.Tensor  # float32, (N, 1, 28, 28), grey levels in [0, 1]
@@ -65,10 +71,10 @@ def _load_full(name, offline_dir):
         _validate(test.data, test.targets)
     except Exception as error:  # torchvision reports truncation as assertion, shape or index errors
         raise DataUnavailable(
-            f"The {name} files in {raw} are truncated or corrupt ({type(error).__name__}: {error}). "
+            f"The {name} files in {raw} are truncated or corrupt ({type(error).__name__}: {_one_line(error)}).\n"
             f"Delete that folder and run again to fetch fresh copies"
             + (f", or copy good ones there ({DATA_DIR_ENV} is set)." if offline_dir else ".")
-        ) from error
+        ) from None  # the message holds the cause; its traceback through torchvision would only bury it
     return ImageData(
         train_images=_to_float_images(train.data),
         train_labels=train.targets.long(),
@@ -110,16 +116,50 @@ def _find_or_fetch(name, dataset_class, offline_dir):
     if name == "fashion-mnist" and all((DEBIAN_FASHION_MNIST / gz).is_file() for gz, _ in dataset_class.resources):
         _unpack_debian(dataset_class, DEFAULT_ROOT / dataset_class.__name__ / "raw")
         return DEFAULT_ROOT
-    expected = "\n".join(f"    {dataset_class.__name__}/raw/{file}" for file in _raw_files(dataset_class))
     if offline_dir:
+        folder = Path(offline_dir).expanduser()
         raise DataUnavailable(
-            f"{DATA_DIR_ENV}={offline_dir} is set (offline), but it does not hold {name} in torchvision's layout:\n"
-            f"{expected}\nCopy the four uncompressed files there, or unset {DATA_DIR_ENV} to download them into "
-            f"{DEFAULT_ROOT}."
-            + ("\nOn Debian or Ubuntu, `apt-get install dataset-fashion-mnist` also works offline." if name == "fashion-mnist" else "")
+            f"{DATA_DIR_ENV} is {offline_dir} (offline: nothing is downloaded), but {name} is not there. "
+            f"It needs these four files:\n{_file_list(dataset_class, folder)}\n"
+            + _misplaced_hint(dataset_class, folder)
+            + f"Copy them there (uncompressed), or unset {DATA_DIR_ENV} to download them into {DEFAULT_ROOT}.\n"
+            + _how_to_set(dataset_class)
+            + _debian_hint(name)
         )
     _download(name, dataset_class, DEFAULT_ROOT)
     return DEFAULT_ROOT
+
+
+def _one_line(error):
+    """The gist of an error in one line: torchvision's download errors span several, and the last says why."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+def _file_list(dataset_class, folder=None):
+    prefix = f"{folder}/" if folder else ""
+    return "\n".join(f"    {prefix}{dataset_class.__name__}/raw/{file}" for file in _raw_files(dataset_class))
+
+
+def _how_to_set(dataset_class):
+    # load_dataset reads the variable at each call, so %env takes effect without restarting the kernel. The
+    # command is the README's own (Jupyter from the course's virtual environment).
+    return (f"To use a folder of your own (the one holding {dataset_class.__name__}/), restart Jupyter with "
+            f"`{DATA_DIR_ENV}=/that/folder .venv/bin/jupyter lab`,\nor run `%env {DATA_DIR_ENV}=/that/folder` in the "
+            f"notebook; then run this cell again.")
+
+
+def _misplaced_hint(dataset_class, folder):
+    # The commonest slip: the variable names the raw/ folder itself, or MNIST/, instead of the folder above them.
+    raw = folder if folder.name == "raw" else folder / "raw"
+    if raw.parent.name == dataset_class.__name__ and _has_all_files(dataset_class, raw.parent.parent):
+        return f"(They are in {raw}: set {DATA_DIR_ENV} to {raw.parent.parent} instead.)\n"
+    return ""
+
+
+def _debian_hint(name):
+    return ("\nOn Debian or Ubuntu, `apt-get install dataset-fashion-mnist` also works offline."
+            if name == "fashion-mnist" else "")
 
 
 def _download(name, dataset_class, root):
@@ -130,10 +170,12 @@ def _download(name, dataset_class, root):
             dataset_class(scratch, train=True, download=True)  # fetches all four files and checks their MD5
         except (RuntimeError, OSError) as error:
             raise DataUnavailable(
-                f"Could not download {name} (no network, or a mirror is down): {error}\n"
-                f"Either connect and run again, or put the four files of torchvision's layout in a folder and set "
-                f"{DATA_DIR_ENV} to it (see data/README.md)."
-            ) from error
+                f"Could not download {name} into {root} (no network, or a mirror is down: {_one_line(error)}).\n"
+                f"Connect and run this cell again, or copy these four files (uncompressed) from a machine that has "
+                f"them:\n{_file_list(dataset_class)}\ninto {root} and run this cell again.\n"
+                + _how_to_set(dataset_class)
+                + _debian_hint(name)
+            ) from None  # the message holds the cause; its traceback through torchvision and urllib would bury it
         raw = root / dataset_class.__name__ / "raw"
         raw.mkdir(parents=True, exist_ok=True)
         for downloaded in (Path(scratch) / dataset_class.__name__ / "raw").iterdir():
@@ -156,7 +198,7 @@ def _unpack_debian(dataset_class, raw):
                 raise DataUnavailable(
                     f"{source} is damaged ({error}): reinstall it with "
                     "`apt-get install --reinstall dataset-fashion-mnist`."
-                ) from error
+                ) from None
             except BaseException:
                 os.unlink(partial.name)
                 raise
