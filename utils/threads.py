@@ -191,7 +191,8 @@ class ThreadPolicy:
             return f"{self.threads} CPU threads (torch's default; {THREADS_ENV}=torch)"
         if self.fixed:
             return f"{self.threads} CPU thread{'s' * (self.threads > 1)} ({THREADS_ENV}={self.fixed})"
-        return (f"{self.threads} CPU thread{'s' * (self.threads > 1)} for now ({self.budget.affinity} CPUs, {quota}; "
+        cpus = f"{self.budget.affinity} CPU{'s' * (self.budget.affinity > 1)}"
+        return (f"{self.threads} CPU thread{'s' * (self.threads > 1)} for now ({cpus}, {quota}; "
                 f"fewer while other programs keep them busy; {THREADS_ENV}=n fixes it)")
 
 
