@@ -146,6 +146,7 @@ def test_a_folder_one_level_too_deep_is_pointed_out(fresh_data_cache, monkeypatc
     monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "datasets" / level))
     with pytest.raises(data.DataUnavailable, match=re.escape(f"set COURSE_DATA_DIR to {tmp_path / 'datasets'} instead")):
         data.load_dataset("mnist")
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian-package")  # installed or not here
     with pytest.raises(data.DataUnavailable) as raised:  # same file names, but not Fashion-MNIST's folder
         data.load_dataset("fashion-mnist")
     assert "instead" not in str(raised.value)
