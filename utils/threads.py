@@ -150,10 +150,10 @@ class ThreadPolicy:
     def __init__(self, on_gpu=False):
         self.fixed = "torch" if on_gpu else _fixed_threads()
         self.on_gpu = on_gpu
-        self.budget = cpu_budget()
-        self.meter = LoadMeter(affinity_cpus())
+        cpus = affinity_cpus()
+        self.budget = cpu_budget(affinity=cpus)
+        self.meter = LoadMeter(cpus)
         self.threads = None
-        self.others_busy = None
         self.changes = 0  # how often the number changed after the first decision (the benchmark reports it)
 
     @property
@@ -167,12 +167,12 @@ class ThreadPolicy:
         if self.fixed:
             self._apply(self.fixed)
             return self.threads
-        self.others_busy = self.meter.others_busy()
-        self._apply(choose_threads(self.budget.usable, self.others_busy))
+        self._apply(choose_threads(self.budget.usable, self.meter.others_busy()))
         return self.threads
 
     def adapt(self):
-        """Re-decide if enough time has passed for a fair look at the load (cheap to call every epoch)."""
+        """Re-decide if enough time has passed for a fair look at the load (a clock read otherwise: cheap enough to
+        call every batch)."""
         if self.adaptive and self.meter.seconds_since_reading() >= MIN_SAMPLE_SECONDS:
             self.decide()
 
