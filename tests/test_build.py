@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from utils import build
+from tools import build
 from utils.checks import Exercise
 
 SOLUTIONS = sorted((build.ROOT / "solutions").glob("*.ipynb"))
@@ -13,7 +13,7 @@ SOLUTIONS = sorted((build.ROOT / "solutions").glob("*.ipynb"))
 
 def test_generated_files_are_up_to_date():
     stale = build.stale_outputs()
-    assert not stale, f"stale: {stale}; run `python -m utils.build`"
+    assert not stale, f"stale: {stale}; run `python -m tools.build`"
 
 
 def test_every_solution_has_a_learner_notebook_and_a_reference():

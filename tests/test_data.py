@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 from torchvision import datasets
 
 from utils import data
-from utils.notebook_runner import SlicedPollKernelManager
+from tools.notebook_runner import SlicedPollKernelManager
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_FILES = ["MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte",

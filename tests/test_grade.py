@@ -7,7 +7,7 @@ import shutil
 import nbformat
 import pytest
 
-from utils import build, grade
+from tools import build, grade
 
 NOTEBOOKS = sorted(path.name for path in (build.ROOT / "solutions").glob("*.ipynb"))
 FIRST = "01_linear_autoencoder.ipynb"

@@ -1,4 +1,4 @@
-"""One-click launches: every badge and the setup cell's clone address come from utils.launch.REPOSITORY, and a
+"""One-click launches: every badge and the setup cell's clone address come from tools.launch.REPOSITORY, and a
 notebook opened alone, as on Colab, fetches the course and runs top to bottom."""
 import os
 import re
@@ -9,15 +9,15 @@ import sys
 import nbformat
 import pytest
 
-from utils import build, launch
-from utils.notebook_runner import run_notebook
+from tools import build, launch
+from tools.notebook_runner import run_notebook
 
 NAMES = sorted(path.name for path in (build.ROOT / "solutions").glob("*.ipynb"))
 FOREIGN_LINK = re.compile(r"https://(?:colab\.research\.google\.com/github|mybinder\.org/v2/gh)/([^/]+/[^/?]+)")
 
 
 def test_nothing_points_elsewhere():
-    assert launch.stale() == [], "run `python -m utils.launch` and `python -m utils.build`"
+    assert launch.stale() == [], "run `python -m tools.launch` and `python -m tools.build`"
     for path in [build.ROOT / "README.md", *(build.ROOT / folder / name for folder in ("solutions", "notebooks")
                                              for name in NAMES)]:
         assert set(FOREIGN_LINK.findall(path.read_text(encoding="utf-8"))) <= {launch.github_path()}, path

@@ -5,8 +5,8 @@ import re
 import nbformat
 import pytest
 
-import leaderboard as script
-from utils import build
+from tools import leaderboard as script
+from tools import build
 
 README = build.ROOT / "README.md"
 TOLERANCE = {"test MSE per pixel": 0.03, "PSNR (dB)": 0.01, "linear probe accuracy": 0.01, "anomaly AUC": 0.02}
@@ -27,7 +27,7 @@ def test_readme_has_both_leaderboards():
     text = README.read_text(encoding="utf-8")
     for dataset in ("mnist", "fashion-mnist"):
         block = script.readme_block(text, dataset)
-        assert block, f"README.md lacks the {dataset} leaderboard: run python tests/leaderboard.py --dataset {dataset} --write-readme"
+        assert block, f"README.md lacks the {dataset} leaderboard: run python -m tools.leaderboard --dataset {dataset} --write-readme"
         assert len(table(block)) == 8
 
 
@@ -42,7 +42,7 @@ def test_the_readme_mnist_leaderboard_is_what_the_script_produces(monkeypatch):
     monkeypatch.setenv("COURSE_FAST", "0")  # the README's table is at teaching settings
     produced = script.generate("mnist")
     written = script.readme_block(README.read_text(encoding="utf-8"), "mnist")
-    stale = "README.md's MNIST leaderboard is stale: run python tests/leaderboard.py --dataset mnist --write-readme"
+    stale = "README.md's MNIST leaderboard is stale: run python -m tools.leaderboard --dataset mnist --write-readme"
     machine = r"with \d+ threads, torch [\d.]+"  # the machine's part of the caption may differ
     assert re.sub(machine, "", produced.split("\n")[0]) == re.sub(machine, "", written.split("\n")[0]), stale
     produced_rows, written_rows = table(produced), table(written)

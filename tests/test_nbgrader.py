@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 
-from utils import build
+from tools import build
 
 NOTEBOOK = "01_linear_autoencoder.ipynb"
 

@@ -1,4 +1,4 @@
-"""utils.notebook_runner: runs a notebook in a fresh kernel; a cell that fails or hangs is reported, not waited on."""
+"""tools.notebook_runner: runs a notebook in a fresh kernel; a cell that fails or hangs is reported, not waited on."""
 import asyncio
 from queue import Empty
 
@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-from utils import notebook_runner
+from tools import notebook_runner
 
 
 def notebook(*sources):

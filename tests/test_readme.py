@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-import benchmark
+from tools import benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -80,7 +80,7 @@ def test_requirements_split_learner_from_contributor():
 def times_table(text=README):
     """{notebook: {"mnist" / "fashion-mnist": (seconds, training images)}} from the generated table."""
     block = re.search(re.escape(benchmark.TIMES_BEGIN) + r"\n(.*?)" + re.escape(benchmark.TIMES_END), text, re.S)
-    assert block, "README.md lacks the notebook times: run python tests/benchmark.py --write-readme"
+    assert block, "README.md lacks the notebook times: run python -m tools.benchmark --write-readme"
     times = {}
     for line in block.group(1).splitlines()[4:]:
         number, *cells = [cell.strip() for cell in line.strip("|").split("|")]

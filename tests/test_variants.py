@@ -6,7 +6,8 @@ import nbformat
 import pytest
 import torch
 
-from utils import build, variants
+from tools import build
+from utils import variants
 
 NOTEBOOKS = {"01": "01_linear_autoencoder", "02": "02_convolutional_autoencoder", "03": "03_denoising_autoencoder",
              "04": "04_sparse_autoencoder", "05": "05_contractive_autoencoder", "06": "06_variational_autoencoder"}

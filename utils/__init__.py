@@ -3,7 +3,8 @@
 One concern per file: data (datasets as tensors), device (device and seed), models (the encoder-decoder pair, shape
 traces), pca (the linear yardstick), train (the fit loop), viz (pictures), checks (exercise checks and scores),
 settings (fast and strict modes), threads (how many CPU threads torch uses: chosen here, on import).
-build is the course's tooling (`python -m utils.build`); reference/ holds code generated from solutions/.
+reference/ holds the solution code learners fall back on, generated from solutions/ by `python -m tools.build`;
+the course's tooling (build, grade, release, benchmarks) lives apart in tools/, which no notebook imports.
 """
 from .checks import score_summary
 from .data import DataUnavailable, load_dataset

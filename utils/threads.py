@@ -3,7 +3,7 @@ programs keep them busy.
 
 Why not torch's default (one thread per core): the course's models are small, so each operation lasts tens of
 microseconds, and a thread that another program pushes off its core holds up every operation until it gets the core
-back. Measured on a 2-core machine (tests/benchmark_threads.py): idle, 2 threads train the course's models 1.3-1.6
+back. Measured on a 2-core machine (tools/benchmark_threads.py): idle, 2 threads train the course's models 1.3-1.6
 times faster than 1; beside 2 busy programs, 2 threads train them about 2 times slower than 1. So the number follows
 what is free:
 - the ceiling is the CPUs this process may use: its CPU affinity and the cgroup CPU quota that a container or a

@@ -1,5 +1,5 @@
 """The main model of each of notebooks 01-06, built and trained as that notebook trains it, so that notebook 07 and
-the leaderboard (tests/leaderboard.py) compare the models the course teaches, not look-alikes.
+the leaderboard (tools/leaderboard.py) compare the models the course teaches, not look-alikes.
 
 The architectures and losses are the notebooks' own (imported from their generated references); the settings are
 copied from each notebook's parameters cell, and tests/test_variants.py fails when the two drift apart.

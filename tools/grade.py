@@ -1,6 +1,6 @@
 """Grade a folder of submitted notebooks into one CSV file.
 
-    python -m utils.grade SUBMISSIONS_DIR --out gradebook.csv [--cell-timeout 300] [--workers N]
+    python -m tools.grade SUBMISSIONS_DIR --out gradebook.csv [--cell-timeout 300] [--workers N]
 
 Every file in the folder gets a row: points per exercise, the total, and a status (ok, not attempted, error in a
 cell, timeout in a cell, missing exercise, unreadable file). How a submission is graded:
@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from .build import CHECK_CELL, CHECK_IMPORT, ROOT
 from .notebook_runner import SlicedPollKernelManager
-from .threads import THREADS_ENV, cpu_budget
+from utils.threads import THREADS_ENV, cpu_budget
 
 TIMEOUT_NAME = "CellTimeout"
 
@@ -262,7 +262,7 @@ def grade_folder(folder, cell_timeout=300, workers=None, progress=True):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m utils.grade", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.grade", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", type=Path, help="folder of submitted notebooks (every file gets a row)")
     parser.add_argument("--out", type=Path, default=Path("gradebook.csv"), help="the CSV file to write")
     parser.add_argument("--cell-timeout", type=int, default=300, help="seconds a cell (or one check) may run")

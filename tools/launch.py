@@ -1,7 +1,7 @@
 """Where the course lives, and the one-click launch links that depend on it.
 
-    python -m utils.launch            rewrite every badge and the setup cell's address from REPOSITORY
-    python -m utils.launch --check    write nothing; exit 1 and name what points elsewhere
+    python -m tools.launch            rewrite every badge and the setup cell's address from REPOSITORY
+    python -m tools.launch --check    write nothing; exit 1 and name what points elsewhere
 
 REPOSITORY is the only place the address is written by hand. From it come: the "Open in Colab" badge in the first
 cell of every notebook in solutions/ (the build turns it into a link to notebooks/ for the learner versions), the
@@ -82,7 +82,7 @@ def stale(root=ROOT):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m utils.launch", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.launch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything points elsewhere")
     args = parser.parse_args(argv)
     if args.check:
@@ -93,7 +93,7 @@ def main(argv=None):
     for path, text in expected_texts().items():
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(ROOT)}")
-    print("Now run `python -m utils.build`, so that notebooks/ follow.")
+    print("Now run `python -m tools.build`, so that notebooks/ follow.")
     return 0
 
 

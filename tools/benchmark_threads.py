@@ -1,7 +1,7 @@
 """Benchmark: torch's default CPU threads against the course's rule (utils/threads.py), on an idle machine and beside
 busy programs. A script, not a test: timings on a shared machine are noisy, so compare the ratios of one run.
 
-    COURSE_DATA_DIR=../shared/data/mnist/ci-subset python tests/benchmark_threads.py [--notebooks] [--busy N]
+    COURSE_DATA_DIR=../shared/data/mnist/ci-subset python -m tools.benchmark_threads [--notebooks] [--busy N]
 
 For each notebook's training (its main model, built and trained as the notebook trains it: utils.variants; notebook
 07 trains these same six) or, with --notebooks, each solution notebook top to bottom at teaching settings, it runs:
@@ -69,7 +69,7 @@ def train_variant(name):
 def run_notebook_timed(path):
     """In a child process: one solution notebook top to bottom at teaching settings, strict; print its wall time."""
     sys.path.insert(0, str(ROOT))
-    from utils.notebook_runner import run_notebook
+    from tools.notebook_runner import run_notebook
 
     start = time.perf_counter()
     run_notebook(path, Path(path).parent, cell_timeout=1800)
