@@ -2,6 +2,7 @@
 the student tree, that the sealed checks and references still work there, and that grading runs from the bundle."""
 import ast
 import csv
+import importlib
 import json
 import os
 import re
@@ -9,13 +10,13 @@ import shutil
 import subprocess
 import sys
 import zlib
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from tools import build, launch, release
 from tools.notebook_runner import run_notebook
+import utils.checks
 from utils import sealed
 
 ROOT = build.ROOT
@@ -52,14 +53,15 @@ def data_dir_or_skip(skip_or_fail):
 # --- What the two trees hold -----------------------------------------------------------------------------------
 
 def test_student_tree_holds_only_what_learners_need(student):
-    assert sorted(os.listdir(student)) == release.STUDENT_ENTRIES
+    assert sorted(os.listdir(student)) == ["README.md", "data", "notebooks", "requirements.txt", "utils"]
     assert not {"solutions", "tools", "tests", ".ci", ".github"} & set(os.listdir(student))
     assert os.listdir(student / "data") == ["README.md"]
     assert sorted(os.listdir(student / "notebooks")) == sorted(p.name for p in (ROOT / "solutions").glob("*.ipynb"))
 
 
-def test_bundle_holds_the_grader_and_all_of_tools(bundle):
-    assert sorted(os.listdir(bundle)) == release.AUTOGRADER_ENTRIES
+def test_bundle_holds_the_grader_and_all_of_tools(student, bundle):
+    assert sorted(os.listdir(bundle)) == ["MANIFEST.json", "README.md", "data", "notebooks", "requirements-dev.txt",
+                                          "requirements.txt", "tools", "utils"]
     # tools/hidden/ (hidden checks) and whatever else tools/ holds, byte for byte.
     for path in files_under(ROOT / "tools"):
         if path.suffix != ".pyc":
@@ -68,6 +70,8 @@ def test_bundle_holds_the_grader_and_all_of_tools(bundle):
     # The bundle's checks and references are plain, and the same notebooks as the learners'.
     assert "def build_autoencoder" in (bundle / "utils" / "reference" / "nb01_linear_autoencoder.py").read_text()
     assert not list((bundle / "utils").rglob(f"*{sealed.SUFFIX}"))
+    for path in (student / "notebooks").iterdir():
+        assert (bundle / "notebooks" / path.name).read_bytes() == path.read_bytes()
 
 
 def test_notebooks_and_references_are_built_from_solutions_now(student, bundle):
@@ -218,7 +222,6 @@ print(json.dumps(report))
 
 
 def test_sealed_modules_import_and_behave_as_the_originals(student):
-    import utils.checks
     names = sorted(path.stem for path in (ROOT / "utils").glob("checks_*.py"))
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     # -I: neither the working directory nor PYTHONPATH on sys.path, so only the student tree provides utils.
@@ -232,7 +235,6 @@ def test_sealed_modules_import_and_behave_as_the_originals(student):
     reference_source = build.expected_outputs(ROOT)[ROOT / "utils" / "reference" / "nb01_linear_autoencoder.py"]
     assert report["traceback"][0] == str(student / "utils" / "reference" / "nb01_linear_autoencoder.py")
     assert "train_images.flatten(1)" in reference_source.splitlines()[report["traceback"][1] - 1]
-    import importlib
     for name in names:
         original = importlib.import_module(f"utils.{name}")
         assert report["exercises"][name] == sorted([ex.key, ex.points, ex.reference] for ex in vars(original).values()
