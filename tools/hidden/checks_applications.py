@@ -1,0 +1,102 @@
+"""Hidden checks for notebook 07 (utils/checks_applications.py). The public checks take thresholds at rates 0.05
+and 0.2 of 1,000 scores, precision and recall at thresholds that equal no score, tabular models of 30 and 13
+features without counting their parameters, and quantisation at 1, 2, 3, 5 and 8 bits: here rates 0, 0.3 and 1 on
+small sets, a threshold equal to a score, a batch of one, the prescribed layout at other sizes, and 4, 6, 10 bits."""
+import torch
+from torch import nn
+
+from utils.checks import Mistake
+from utils.reference import nb07_autoencoders_at_work as reference
+
+from ._support import _call, _close, _grads_everywhere, _number, _parameter_count, _tensor, _unchanged
+
+
+def threshold_at_false_alarm_rate(threshold_for):
+    # Any sensible quantile rule leaves at most `rate` of the scores above the threshold, and at most one score
+    # fewer than that; rate 0 and 1 are the ends (no score above; all but the smallest).
+    generator = torch.Generator().manual_seed(8)
+    for n, rate, dtype in [(200, 0.0, torch.float32), (200, 0.1, torch.float64), (7, 0.3, torch.float32),
+                           (7, 1.0, torch.float64)]:
+        case = f"with {n} scores in {dtype} and rate={rate}"
+        scores = (torch.empty(n, dtype=torch.float64).exponential_(generator=generator) * 0.01).to(dtype)
+        copy_of = scores.clone()
+        threshold = _number(_call(case, threshold_for, scores, rate), case)
+        _unchanged([(scores, copy_of, "the scores")], case)
+        above = (scores.double() > threshold).double().mean().item()
+        if not rate - 1 / n - 1e-9 <= above <= rate + 1e-9:
+            raise Mistake(f"{case}, {above:.1%} of the scores lie above your threshold.")
+
+
+def precision_recall(measure):
+    cases = [  # (scores, is_anomaly, threshold, description)
+        (torch.tensor([0.25, 0.5, 0.75, 1.0, 0.5, 0.125]), torch.tensor([0, 1, 1, 1, 0, 0], dtype=torch.bool), 0.5,
+         "with a threshold equal to some of the scores"),
+        (torch.tensor([0.9]), torch.tensor([True]), 0.5, "with a single score"),
+        (torch.tensor([0.3, 0.6, 0.2, 0.8, 0.7], dtype=torch.float64),
+         torch.tensor([0, 1, 1, 0, 1], dtype=torch.bool), 0.65, "with float64 scores"),
+    ]
+    for scores, is_anomaly, threshold, case in cases:
+        copies = scores.clone(), is_anomaly.clone()
+        returned = _call(case, measure, scores, is_anomaly, threshold)
+        _unchanged([(scores, copies[0], "the scores"), (is_anomaly, copies[1], "is_anomaly")], case)
+        if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+            raise Mistake(f"{case}, the result is not two numbers.")
+        got = [_number(value, case) for value in returned]
+        want = reference.precision_recall(scores, is_anomaly, threshold)
+        if not (_close(got[0], want[0]) and _close(got[1], want[1])):
+            raise Mistake(f"{case}, got precision {got[0]:.3f} and recall {got[1]:.3f}, which are not the "
+                          "correct ones.")
+
+
+def tabular_autoencoder(build):
+    for n_features, code_size in [(5, 2), (9, 3)]:
+        case = f"with n_features={n_features} and code_size={code_size}"
+        torch.manual_seed(19)
+        model = _call(case, build, n_features, code_size)
+        if not isinstance(model, nn.Module):
+            raise Mistake(f"{case}, the result is not an nn.Module.")
+        count = _parameter_count(model)
+        expected = _parameter_count(reference.tabular_autoencoder(n_features, code_size))
+        if count != expected:
+            raise Mistake(f"{case}, the model has {count:,} parameters, not the number the exercise's layout has.")
+        rows = torch.randn(64, n_features, generator=torch.Generator().manual_seed(n_features))
+        one = rows[:1].clone()
+        output = _tensor(_call(f"{case} and one row", model, one), f"{case} and one row", shape=(1, n_features),
+                         dtype=torch.float32)
+        _unchanged([(one, rows[:1], "the rows")], case)
+        _tensor(_call(f"{case} and one row", model.encoder, one), f"{case}, the code of one row", shape=(1, code_size))
+        if not torch.equal(_call(case, model, one), output):
+            raise Mistake(f"{case}, the same row given twice (in training mode) gave different outputs.")
+        codes = _call(case, model.encoder, rows)
+        if not (codes < 0).any():
+            raise Mistake(f"{case}, the codes of 64 standardised rows are never negative.")
+        _grads_everywhere(model, model(rows), case)
+
+
+def _codes_near_levels(n, low, high, bits, seed, far=True):
+    """Codes within 0.4 of a step from a level (so that the nearest level is never a near tie, whatever the
+    rounding error of a correct implementation), some beyond either end; with ``far``, the first code has numbers
+    far outside the range and one exactly at an end."""
+    generator = torch.Generator().manual_seed(seed)
+    steps = 2 ** bits - 1
+    level = torch.randint(-steps // 5, steps + steps // 5 + 1, (n, len(low)), generator=generator)
+    offset = torch.rand(n, len(low), generator=generator) * 0.8 - 0.4
+    codes = low + (level + offset) * (high - low) / steps
+    if far:
+        codes[0] = torch.tensor([100.0, -100.0, 4.0])
+    return codes
+
+
+def quantise(quantise_codes):
+    low, high = torch.tensor([-2.0, 0.0, 1.0]), torch.tensor([2.0, 0.5, 4.0])
+    for n, bits, far in [(1, 4, True), (50, 6, True), (50, 10, True), (1, 10, False)]:
+        case = f"with {n} code{'s' if n > 1 else ''} of 3 numbers and bits={bits}"
+        codes = _codes_near_levels(n, low, high, bits, seed=bits + n, far=far)
+        copies = codes.clone(), low.clone(), high.clone()
+        returned = _call(case, quantise_codes, codes, low, high, bits)
+        _unchanged([(codes, copies[0], "the codes"), (low, copies[1], "low"), (high, copies[2], "high")], case)
+        returned = _tensor(returned, case, shape=codes.shape, dtype=torch.float32)
+        expected = reference.quantise(codes.double(), low.double(), high.double(), bits)
+        if not _close(returned, expected, rtol=0, atol=1e-5):
+            worst = (returned.double() - expected).abs().max().item()
+            raise Mistake(f"{case}, some quantised values are off by up to {worst:.3g} from the correct levels.")

@@ -1,0 +1,101 @@
+"""Hidden checks for notebook 02 (utils/checks_conv.py). The public checks build at code_size 32 (and only look at
+the shape at 7), with batches of 5 and 6: here code_size 3, a batch of one, an odd batch, float64, determinism, the
+range of the code and of the pixels, and the reference's per-image errors as the oracle."""
+import copy
+
+import torch
+from torch import nn
+
+from utils.checks import Mistake
+from utils.reference import nb02_convolutional_autoencoder as reference
+
+from ._support import _call, _close, _grads_everywhere, _parameter_count, _probing, _tensor, _unchanged
+
+CODE_SIZE = 3
+
+
+def _module(build, what):
+    torch.manual_seed(12)
+    module = _call(f"with code_size={CODE_SIZE}", build, CODE_SIZE)
+    if not isinstance(module, nn.Module):
+        raise Mistake(f"with code_size={CODE_SIZE}, {what} does not return an nn.Module.")
+    return module
+
+
+def _shared_probes(module, inputs, expected_count, out_shape, what):
+    """Batch of one and of three, inputs untouched, deterministic, parameter count, gradients, float64."""
+    case = f"with code_size={CODE_SIZE}"
+    outputs = {}
+    for batch in (1, 3):
+        x = inputs[:batch]
+        copy_of = x.clone()
+        output = _call(f"{case} and a batch of {batch}", module, x)
+        _unchanged([(x, copy_of, "its input")], f"{case} and a batch of {batch}")
+        outputs[batch] = _tensor(output, f"{case} and a batch of {batch}", shape=(batch, *out_shape),
+                                 dtype=torch.float32)
+    again = _call(case, module, inputs[:3])
+    if not torch.equal(again, outputs[3]):
+        raise Mistake(f"{case}, the same input given twice (in training mode) gave different {what}s: nothing in it "
+                      "should be random.")
+    count = _parameter_count(module)
+    if count != expected_count:
+        raise Mistake(f"{case}, the {what} has {count:,} parameters, not the number the exercise's layout has at "
+                      "that code size.")
+    _grads_everywhere(module, module(inputs[:3]), case)
+    with _probing(f"{case}, in float64"):
+        double = copy.deepcopy(module).double()
+        _tensor(double(inputs[:3].double()), f"{case}, with the {what} and its input in float64", dtype=torch.float64)
+    return outputs
+
+
+def build_encoder(build):
+    encoder = _module(build, "build_encoder")
+    images = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    _call(f"with code_size={CODE_SIZE}", encoder, images)  # a first call, so that lazy layers have their shapes
+    _shared_probes(encoder, images, _parameter_count(reference.build_encoder(CODE_SIZE)), (CODE_SIZE,), "encoder")
+    # The code is the output of a plain linear layer, so it grows without bound with the input's scale.
+    big = _call(f"with code_size={CODE_SIZE} and very bright images", encoder, images * 1000)
+    if not torch.isfinite(big).all() or big.abs().max() <= 1.5:
+        raise Mistake(f"with code_size={CODE_SIZE} and very bright images (pixels up to 1,000), the code stays "
+                      "within [-1.5, 1.5], where a correct encoder's code grows with the input.")
+
+
+def build_decoder(build):
+    decoder = _module(build, "build_decoder")
+    codes = torch.randn(3, CODE_SIZE, generator=torch.Generator().manual_seed(4))
+    _call(f"with code_size={CODE_SIZE}", decoder, codes)
+    outputs = _shared_probes(decoder, codes, _parameter_count(reference.build_decoder(CODE_SIZE)), (1, 28, 28),
+                             "decoder")
+    # On ordinary codes the required output layer lies strictly inside (0, 1); it reaches the ends only when driven
+    # far (and must then stay within them).
+    for batch, images in outputs.items():
+        if not torch.isfinite(images).all() or not ((images > 0).all() and (images < 1).all()):
+            raise Mistake(f"with code_size={CODE_SIZE} and a batch of {batch} ordinary codes (standard normal), some "
+                          "pixels are exactly 0 or 1 (or beyond), which a correct decoder reaches only for extreme "
+                          "codes.")
+    extreme = _call(f"with code_size={CODE_SIZE} and extreme codes", decoder, codes * 100)
+    if not torch.isfinite(extreme).all() or extreme.min() < 0 or extreme.max() > 1:
+        raise Mistake(f"with code_size={CODE_SIZE} and extreme codes (standard normal × 100), some pixels are not "
+                      "finite numbers in [0, 1].")
+
+
+def per_image_mse(measure):
+    torch.manual_seed(13)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 4), nn.ReLU(), nn.Linear(4, 784), nn.Sigmoid(),
+                          nn.Unflatten(1, (1, 28, 28)))
+    for batch, dtype in [(1, torch.float32), (3, torch.float64)]:
+        case = f"with a batch of {batch} image{'s' if batch > 1 else ''} in {dtype}"
+        model = model.to(dtype)
+        before = [p.detach().clone() for p in model.parameters()]
+        images = torch.rand(batch, 1, 28, 28, dtype=dtype, generator=torch.Generator().manual_seed(batch)) ** 2
+        copy_of = images.clone()
+        errors = _call(case, measure, model, images)
+        _unchanged([(images, copy_of, "the images")], case)
+        if not all(torch.equal(p, q) for p, q in zip(model.parameters(), before)):
+            raise Mistake(f"{case}, measuring the errors changed the model's parameters.")
+        errors = _tensor(errors, case, shape=(batch,), dtype=dtype)
+        if errors.requires_grad:
+            raise Mistake(f"{case}, the errors carry a computation graph.")
+        expected = reference.per_image_mse(copy.deepcopy(model).double(), images.double())
+        if not _close(errors, expected, rtol=1e-5, atol=1e-9):
+            raise Mistake(f"{case}, the errors differ from the correct per-image errors.")

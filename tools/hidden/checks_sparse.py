@@ -1,0 +1,88 @@
+"""Hidden checks for notebook 04 (utils/checks_sparse.py). The public checks use rho 0.1 (the notebook's RHO) and
+0.3, beta 0.5, 64 images of 20 units, a 6-unit model and a 900-unit layer: here rho 0.05, 0.02 and 0.03, beta 2 and
+0, a batch of one, odd sizes, float64, gradients, and layers that must come back unmodified."""
+import copy
+
+import torch
+from torch import nn
+
+from utils.checks import Mistake
+from utils.models import Autoencoder
+from utils.reference import nb04_sparse_autoencoder as reference
+
+from ._support import _call, _close, _probing, _tensor, _unchanged
+
+
+def kl_sparsity(penalty):
+    generator = torch.Generator().manual_seed(5)
+    for hidden, rho, dtype in [(torch.rand(1, 7, generator=generator) * 0.9 + 0.05, 0.05, torch.float32),
+                               (torch.rand(3, 5, generator=generator, dtype=torch.float64), 0.02, torch.float64),
+                               (torch.tensor([[0.0, 1.0, 0.3, 0.02]]), 0.05, torch.float32)]:
+        saturated = bool(((hidden == 0) | (hidden == 1)).any())
+        images = f"{len(hidden)} image{'s' if len(hidden) > 1 else ''}"
+        case = f"with {images} of {hidden.shape[1]} units, rho={rho} and {dtype}"
+        case += ", a unit at exactly 0 and one at exactly 1" if saturated else ""
+        leaf = hidden.clone().requires_grad_(True)
+        value = _call(case, penalty, leaf, rho)
+        _unchanged([(leaf.detach(), hidden, "the activations")], case)
+        value = _tensor(value, case, dtype=dtype)
+        if value.numel() != 1:
+            raise Mistake(f"{case}, the result has shape {tuple(value.shape)}, not one number.")
+        with _probing(f"{case}, back-propagating the penalty"):
+            grad = torch.autograd.grad(value, leaf)[0] if value.requires_grad else None
+        if not torch.isfinite(value).all() or grad is None or not torch.isfinite(grad).all():
+            raise Mistake(f"{case}, the penalty or its gradient is not finite.")
+        if saturated:  # the value there depends on the guard's margin, which is the learner's choice
+            continue
+        oracle = hidden.double().requires_grad_(True)
+        expected = reference.kl_sparsity(oracle, rho)
+        expected_grad = torch.autograd.grad(expected, oracle)[0]
+        if not _close(value, expected, rtol=1e-8 if dtype == torch.float64 else 1e-4, atol=1e-9):
+            raise Mistake(f"{case}, the penalty is {value.item():.6g}, which is not KL(rho ‖ mean activation) "
+                          "summed over the units.")
+        if not _close(grad, expected_grad, rtol=1e-3, atol=1e-6):
+            raise Mistake(f"{case}, the penalty's gradient with respect to the activations is not the correct one.")
+
+
+def _model(hidden_units):
+    torch.manual_seed(14)
+    return Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, hidden_units), nn.Sigmoid()),
+                       nn.Sequential(nn.Linear(hidden_units, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))
+
+
+def sparse_loss(loss_fn):
+    for batch, hidden_units, beta, rho in [(1, 9, 2.0, 0.03), (3, 5, 0.0, 0.05), (5, 9, 0.2, 0.3)]:
+        case = f"with a batch of {batch}, {hidden_units} hidden units, beta={beta} and rho={rho}"
+        model = _model(hidden_units)
+        images = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(batch))
+        twin, copy_of = copy.deepcopy(model), images.clone()
+        value = _call(case, loss_fn, model, images, beta, rho)
+        _unchanged([(images, copy_of, "the images")], case)
+        value = _tensor(value, case, dtype=torch.float32)
+        if value.numel() != 1 or not value.requires_grad:
+            raise Mistake(f"{case}, the loss is not one number that can be back-propagated.")
+        expected = reference.sparse_loss(twin, images, beta, rho)
+        if not _close(value, expected, rtol=1e-4, atol=1e-7):
+            raise Mistake(f"{case}, the loss is {value.item():.6g}, which is not the sparse autoencoder's loss at "
+                          "these beta and rho.")
+        with _probing(f"{case}, back-propagating the loss"):
+            value.backward()
+        expected.backward()
+        for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+            if p.grad is None or not _close(p.grad, q.grad, rtol=1e-3, atol=1e-7):
+                raise Mistake(f"{case}, the loss's gradient with respect to {name} is not the correct one.")
+
+
+def feature_images(features_of):
+    for units, dtype in [(5, torch.float32), (1, torch.float32), (3, torch.float64)]:
+        case = f"for nn.Linear(784, {units}) in {dtype}"
+        torch.manual_seed(15 + units)
+        layer = nn.Linear(784, units).to(dtype)
+        weight, bias = layer.weight.detach().clone(), layer.bias.detach().clone()
+        expected = reference.feature_images(copy.deepcopy(layer))
+        images = _call(case, features_of, layer)
+        if not (torch.equal(layer.weight, weight) and torch.equal(layer.bias, bias)):
+            raise Mistake(f"{case}, calling your function changed the layer's own parameters.")
+        images = _tensor(images, case, shape=(units, 1, 28, 28), dtype=dtype)
+        if not _close(images, expected, rtol=1e-5, atol=1e-6):
+            raise Mistake(f"{case}, the feature images differ from the correct ones.")
