@@ -1,51 +1,72 @@
-"""Grade a folder of submitted notebooks into one CSV file.
+"""Grade a folder of submitted notebooks into one CSV gradebook, each submission sealed off from the others.
 
-    python -m tools.grade SUBMISSIONS_DIR --out gradebook.csv [--cell-timeout 300] [--workers N]
+    python -m tools.grade SUBMISSIONS --out gradebook.csv [--workers N] [--cell-timeout 300]
+                          [--submission-timeout 1800] [--checks-only] [--shard K/N]
+    python -m tools.grade --merge gradebook.csv SHARD_JOURNALS...
 
-Every file in the folder gets a row: points per exercise, the total, and a status (ok, not attempted, error in a
-cell, timeout in a cell, missing exercise, unreadable file). How a submission is graded:
-- It is matched to the course notebook it came from (by its `from utils import checks_... as check` cell) and
-  graded on the course's own cells: the learner's solution cells (matched by cell id) and any cells the learner
-  added are kept; every other cell (text, setup, parameters, check cells) is the course's. A deleted or edited
-  check cell cannot change the grade, and the parameters are the course's teaching settings.
-- It runs top to bottom in a fresh kernel, in the course's notebooks/ folder, with a time limit per cell and
-  without strict mode, so that one failed or crashing exercise does not stop the others.
-- Points come from a last cell the grader adds: right after each solution cell the learner's function is kept
-  aside; at the end the check modules are re-imported and every check runs again on those functions, each with a
-  time limit, and the results are written as JSON to a file named by the grader. Printed text is never read, so
-  printing "3/3 points" earns nothing, and a function that is the course's reference itself earns nothing either.
+Every entry of the folder gets exactly one row (a folder, a link or a FIFO gets one that says why it was not
+graded). For each notebook:
+1. **Reading.** Any nbformat version is read by content: it is matched to the course notebook whose
+   ``from utils import checks_… as check`` it carries, and each exercise to the learner's cell with the course's
+   cell id or, failing that, to the cell that defines the exercise's function.
+2. **Screening** (tools/screen.py). A solution cell that reaches for the interpreter's machinery (imports of os,
+   sys, gc, …; dunder or private attributes; exec, getattr, open; patching torch) is refused: it is never run by
+   the judge, and its exercise gets 0 with the reason. **Copies** (tools/copies.py): a solution cell that is the
+   course's reference, pasted (same code up to names and comments) or wrapped, is flagged in the status.
+3. **Points** (tools/judge.py), decided outside the learner's notebook kernel: a fresh interpreter loads the checks,
+   the references and the hidden checks (tools/hidden/) first, then runs the course's import cells and the
+   learner's solution cells, then each exercise's public and hidden check under a time limit, and reports each
+   result with a secret nonce over a pipe. A patched torch, check or builtin makes the row ``tampered``.
+4. **The notebook** (unless --checks-only) then runs top to bottom in a fresh kernel, on the course's own cells with
+   the learner's solution cells and added cells, at the course's teaching settings, without strict mode: its
+   errors and timeouts are reported in the status; its output never decides points.
+Both run sealed off (tools/sandbox.py, tools/confine.py): a throwaway copy of the course, a bare environment, limits
+on memory, file size and processes, no network, and, when the grader runs as root, a user id of their own; every
+process they started is ended before the row is written, and a hard limit per submission kills what overruns.
 
-Limits: a submission's code runs with your permissions, as with any autograder; code written to attack the grader
-inside a solution cell could still fool it, and the instructor sees that code. Learners can read the reference
-solutions in utils/reference/ (they are what a stuck learner falls back on), so copying them cannot be detected.
+Rows go to a journal (``<out>.jsonl``) as each submission finishes, and the CSV is rewritten from it each time: a
+crash keeps the finished rows, and running the same command again grades only what is missing or changed.
 """
 import argparse
-import concurrent.futures
+import ast
+import contextlib
 import copy
-import csv
+import hashlib
 import importlib
 import json
 import multiprocessing
 import os
+import secrets
+import select
+import stat
+import subprocess
 import sys
 import tempfile
-import uuid
+import threading
+import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from tqdm.auto import tqdm
+from traitlets import Type
 
+from utils.threads import cpu_budget
+
+from . import copies, gradebook, sandbox, screen
 from .build import CHECK_CELL, CHECK_IMPORT, ROOT
 from .notebook_runner import SlicedPollKernelManager
-from utils.threads import THREADS_ENV, cpu_budget
 
 TIMEOUT_NAME = "CellTimeout"
+MAX_FILE_BYTES = 50 * 2**20  # a notebook with outputs is a few MB; more is not a submission
+JUDGE = Path(__file__).resolve().parent / "judge.py"
+STATUS_OK = "ok"
 
 
 class Unreadable(ValueError):
     """The file is not a notebook, or not one of the course's."""
 
+
+# Reading -------------------------------------------------------------------------------------------------------
 
 def course_notebooks(root=ROOT):
     """Map each check module (e.g. "checks_linear") to the course's released notebook that uses it."""
@@ -57,222 +78,592 @@ def course_notebooks(root=ROOT):
     return mapping
 
 
-def read_submission(path, courses):
-    try:
-        submission = nbformat.read(path, as_version=4)
-    except Exception as error:  # bad JSON, not a notebook, unreadable bytes: all end up in the gradebook
-        raise Unreadable(f"unreadable file ({type(error).__name__})") from None
-    module = next((m.group(1) for cell in submission.cells if cell.cell_type == "code"
-                   and (m := CHECK_IMPORT.search(cell.source))), None)
-    if module not in courses:
-        raise Unreadable("unreadable file (not one of the course's notebooks)")
-    return module, submission
-
-
-def _exercises(course):
+def exercises_of(course):
     """(solution cell id, function name, check name) for each exercise, in order."""
-    cells = course.cells
-    found = []
+    cells, found = course.cells, []
     for index, cell in enumerate(cells):
-        if cell.metadata.get("nbgrader", {}).get("solution"):  # the release has stubs, not solution markers
+        if cell.metadata.get("nbgrader", {}).get("solution"):
             check = next((CHECK_CELL.match(c.source) for c in cells[index + 1:] if c.cell_type == "code"), None)
             if check:
                 found.append((cell.id, check.group(1), check.group(2)))
     return found
 
 
-def assemble(course, submission, module, results_path, cell_timeout):
-    """The notebook to run: the course's cells, with the learner's solution cells and added cells kept, a cell
-    after each solution cell that keeps the learner's function aside, and the grader's last cell."""
-    exercises = _exercises(course)
-    solution_ids = {cell_id for cell_id, _, _ in exercises}
+def course_exercises(root=ROOT):
+    """{notebook stem: [exercise keys]}: the gradebook's columns."""
+    found = {}
+    for module, (path, course) in course_notebooks(root).items():
+        checks = importlib.import_module(f"utils.{module}")
+        found[path.stem] = [getattr(checks, check).key for _, _, check in exercises_of(course)]
+    return found
+
+
+def read_bytes(path):
+    """The file's bytes, refusing links, FIFOs, devices and huge files without blocking on any of them."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        raise Unreadable(f"not graded: cannot open it ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise Unreadable("not graded: not a regular file")
+        data = file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise Unreadable(f"not graded: larger than {MAX_FILE_BYTES // 2**20} MB")
+    return data
+
+
+def read_submission(data, courses):
+    try:
+        submission = nbformat.reads(data.decode("utf-8"), as_version=4)  # nbformat 3 is converted here
+    except Exception as error:  # bad JSON, not a notebook, not UTF-8: all end up in the gradebook
+        raise Unreadable(f"unreadable file ({type(error).__name__})") from None
+    module = next((m.group(1) for cell in submission.cells if cell.get("cell_type") == "code"
+                   and (m := CHECK_IMPORT.search(_source(cell)))), None)
+    if module not in courses:
+        raise Unreadable("unreadable file (not one of the course's notebooks)")
+    return module, submission
+
+
+def _source(cell):
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _defines(source, name):
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name
+               for node in tree.body)
+
+
+def match_solutions(course, submission):
+    """{course solution cell id: the learner's cell or None}: by cell id where it defines the exercise's function,
+    else the last cell that does (old notebooks have no ids), else the cell with that id as it is."""
+    learner_code = [cell for cell in submission.cells if cell.get("cell_type") == "code"]
+    matched = {}
+    for cell_id, function, _ in exercises_of(course):
+        by_id = next((cell for cell in learner_code if cell.get("id") == cell_id), None)
+        if by_id is not None and _defines(_source(by_id), function):
+            matched[cell_id] = by_id
+            continue
+        defining = [cell for cell in learner_code if _defines(_source(cell), function)]
+        matched[cell_id] = defining[-1] if defining else by_id
+    return matched
+
+
+def assemble(course, submission, matched):
+    """The notebook to run: the course's cells, with the learner's solution cells and added cells kept."""
+    solution_ids = set(matched)
     course_ids = {cell.id for cell in course.cells}
-    learner_cells = {cell.id: cell for cell in submission.cells}
-    added_before, pending = {}, []  # the learner's own cells, placed before the course cell they preceded
-    for cell in submission.cells:
-        if cell.id in course_ids:
-            added_before[cell.id], pending = pending, []
-        else:
-            pending.append(copy.deepcopy(cell))
-    missing = []
+    used = {id(cell) for cell in matched.values() if cell is not None}
+    added_before, pending = {}, []
+    if any(cell.get("id") for cell in submission.cells):  # without ids there is no telling where added cells go
+        for cell in submission.cells:
+            if cell.get("id") in course_ids:
+                added_before[cell.get("id")], pending = pending, []
+            elif id(cell) not in used and cell.get("cell_type") == "code":
+                pending.append(nbformat.v4.new_code_cell(_source(cell)))
     graded = nbformat.v4.new_notebook(metadata=copy.deepcopy(course.metadata))
-    graded.cells.append(nbformat.v4.new_code_cell("__graded__ = {}"))
     for cell in course.cells:
         graded.cells.extend(added_before.get(cell.id, []))
-        if cell.id in solution_ids:
-            if cell.id in learner_cells:
-                graded.cells.append(copy.deepcopy(learner_cells[cell.id]))
-            else:
-                graded.cells.append(copy.deepcopy(cell))  # the stub: this exercise is missing
-                missing.append(cell.id)
-            name, check = next((n, c) for i, n, c in exercises if i == cell.id)
-            graded.cells.append(nbformat.v4.new_code_cell(
-                f"try:\n    __graded__[{check!r}] = {name}\nexcept NameError:\n    pass"))
+        if cell.id in solution_ids and matched[cell.id] is not None:
+            graded.cells.append(nbformat.v4.new_code_cell(_source(matched[cell.id])))
+            graded.cells[-1].id = cell.id
         else:
             graded.cells.append(copy.deepcopy(cell))
     graded.cells.extend(pending)
-    graded.cells.append(nbformat.v4.new_code_cell(_grader_cell(module, results_path, cell_timeout)))
     for cell in graded.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    missing_keys = [check for cell_id, _, check in exercises if cell_id in missing]
-    return graded, missing_keys
+    return graded
 
 
-def _grader_cell(module, results_path, cell_timeout):
-    return f'''
-import importlib as _importlib
-import json as _json
-import signal as _signal
+# Running, sealed off -------------------------------------------------------------------------------------------
+
+class CappedOutputClient(NotebookClient):
+    """A notebook client that keeps at most ``output_bytes`` of outputs: a submission printing in a loop cannot
+    fill the grader's memory."""
+
+    output_bytes = 20 * 2**20
+
+    def output(self, outs, msg, display_id, cell_index):
+        self._output_total = getattr(self, "_output_total", 0) + len(json.dumps(msg.get("content", {})))
+        if self._output_total > self.output_bytes:
+            self.output_overflow = True
+            return None
+        return super().output(outs, msg, display_id, cell_index)
 
 
-class _OutOfTime(BaseException):  # not an Exception, so that the check cannot catch it as the learner's error
-    pass
+class ConfinedKernelManager(SlicedPollKernelManager):
+    """Starts the kernel through tools/confine.py (see ``wrap``), talking to it over Unix sockets in the scratch
+    folder, since a kernel without network has no loopback to listen on."""
+
+    wrap = None
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        return self.wrap(super().format_kernel_cmd(extra_arguments))
 
 
-def _out_of_time(signum, frame):
-    raise _OutOfTime()
+class Submission:
+    """One submission's run: its scratch folder, user id, environment and limits."""
 
+    def __init__(self, scratch, uid, options):
+        self.scratch, self.uid, self.options = scratch, uid, options
+        self.env = sandbox.bare_environment(scratch.path, options.threads)
+        self.deadline = time.monotonic() + options.submission_timeout
+        self.reports = 0
+        expose = [sys.executable, sys.prefix, scratch.path] + (
+            [os.environ["COURSE_DATA_DIR"]] if os.environ.get("COURSE_DATA_DIR") else [])
+        self.expose = expose
 
-_signal.signal(_signal.SIGALRM, _out_of_time)
-_checks = _importlib.reload(_importlib.import_module("utils.checks"))
-_module = _importlib.reload(_importlib.import_module("utils.{module}"))
-_results = {{}}
-for _name, _exercise in vars(_module).items():
-    if not isinstance(_exercise, _checks.Exercise):
-        continue
-    _row = {{"key": _exercise.key, "max_points": _exercise.points, "points": 0}}
-    _candidate = __graded__.get(_name)
-    if _candidate is None:
-        _row["status"] = "missing"
-    elif str(getattr(_candidate, "__module__", "")).startswith("utils.reference"):
-        _row["status"] = "the course's reference, not the learner's code"
-    else:
-        _signal.alarm({int(cell_timeout)})
+    def wrap(self, program, chown=()):
+        self.reports += 1
+        staging = self.scratch.path / f"staging-{self.reports}"
+        staging.mkdir()
+        return sandbox.confine_command(program, self.uid, self.options.limits,
+                                       self.scratch.path / "home" / f"confined-{self.reports}.json",
+                                       self.expose, staging, chown)
+
+    def left(self):
+        return max(1, int(self.deadline - time.monotonic()))
+
+    def network(self):
+        reports = sorted((self.scratch.path / "home").glob("confined-*.json"))
         try:
-            _result = _exercise.run(_candidate)
-            _row.update(points=_result.points, status=_result.status)
-        except _OutOfTime:
-            _row["status"] = "timeout"
-        finally:
-            _signal.alarm(0)
-    _results[_name] = _row
-with open({str(results_path)!r}, "w") as _file:
-    _json.dump(_results, _file)
-'''
+            return {json.loads(path.read_text())["network"] for path in reports}
+        except (OSError, ValueError, KeyError):
+            return {"unknown"}
 
 
-def _first_problem(graded):
-    for cell in graded.cells:
+def run_judge(run, job, nonce):
+    """Start the judge confined, feed it the nonce, and read its result lines until done, a crash or the deadline.
+    Returns ({check name: line}, done line or None, problems)."""
+    scratch = run.scratch.path
+    job_path = scratch / "course" / "job.json"
+    job_path.write_text(json.dumps(job), encoding="utf-8")
+    os.chmod(job_path, 0o644)
+    read_end, write_end = os.pipe()
+    command = run.wrap([sys.executable, "-I", str(scratch / "course" / "tools" / "judge.py"), str(job_path),
+                        str(write_end)])
+    with open(scratch / "judge-stderr.txt", "wb") as stderr:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr,
+                                   pass_fds=(write_end,), cwd=scratch / "home", env=run.env,
+                                   start_new_session=True)
+    os.close(write_end)
+    with contextlib.suppress(OSError):
+        process.stdin.write((nonce + "\n").encode())
+        process.stdin.close()
+    results, done, problems, buffer = {}, None, [], b""
+    deadline = min(run.deadline, time.monotonic() + run.options.check_timeout * (len(job["exercises"]) + 2))
+    with os.fdopen(read_end, "rb") as pipe:
+        while done is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                problems.append("timeout in the checks")
+                break
+            ready, _, _ = select.select([pipe], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            chunk = os.read(pipe.fileno(), 65536)
+            if not chunk:
+                break
+            buffer += chunk
+            if len(buffer) > 1_000_000:
+                problems.append("tampered: the judge's channel overflowed")
+                break
+            *lines, buffer = buffer.split(b"\n")
+            for raw in lines:
+                try:
+                    line = json.loads(raw)
+                    assert isinstance(line, dict)
+                except (ValueError, AssertionError):
+                    problems.append("tampered: something else wrote to the judge's channel")
+                    continue
+                if not secrets.compare_digest(str(line.get("nonce", "")), nonce):
+                    problems.append("tampered: a result without the grader's secret")
+                elif line.get("done"):
+                    done = line
+                elif line.get("exercise") in results:
+                    problems.append(f"tampered: two results for {line.get('exercise')}")
+                else:
+                    results[line.get("exercise")] = line
+    if done is None and not problems:
+        problems.append("the checks crashed" + _tail(scratch / "judge-stderr.txt"))
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    process.wait()
+    return results, done, problems
+
+
+def _tail(path):
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return f" ({lines[-1][:200]})" if lines else ""
+
+
+def run_notebook(run, notebook):
+    """Run the assembled notebook confined; return the problems seen (error or timeout in a cell, dead kernel)."""
+    scratch = run.scratch.path
+    options = run.options
+    km = ConfinedKernelManager(kernel_name="python3", transport="ipc", ip=str(scratch / "home" / "kernel"),
+                               connection_file=str(scratch / "home" / "kernel.json"))
+    km.wrap = lambda program: run.wrap(program, chown=[scratch / "home" / "kernel.json"])
+    client = CappedOutputClient(notebook, km=km, timeout=options.cell_timeout, allow_errors=True,
+                                interrupt_on_timeout=True, kernel_name="python3",
+                                error_on_timeout={"ename": TIMEOUT_NAME, "evalue": f"over {options.cell_timeout} s",
+                                                  "traceback": []},
+                                resources={"metadata": {"path": str(scratch / "course" / "notebooks")}})
+    client.output_bytes = options.limits.output_bytes
+    problems = []
+    # The hard limit: at the submission's deadline every process of the submission is killed, so that a kernel
+    # that ignores interrupts cannot make each later cell wait its whole limit.
+    stop = threading.Event()
+    overran = threading.Event()
+
+    def watchdog():
+        if not stop.wait(run.left()):
+            overran.set()
+            sandbox.end_processes(run.uid, seconds=2)
+
+    guard = threading.Thread(target=watchdog, daemon=True)
+    guard.start()
+    try:
+        client.execute(env=run.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except Exception as error:  # the kernel died (killed at the deadline, out of memory, …), or could not start
+        if not overran.is_set():
+            problems.append(f"the kernel died ({type(error).__name__})")
+    finally:
+        stop.set()
+    if overran.is_set():
+        problems.append(f"timeout: the submission ran past {options.submission_timeout} s and was stopped")
+    if getattr(client, "output_overflow", False):
+        problems.append(f"output over {options.limits.output_bytes // 2**20} MB, cut")
+    first = _first_problem(notebook)
+    return ([first] if first else []) + problems
+
+
+def _first_problem(notebook):
+    for cell in notebook.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 where = cell.get("id", "?")
-                if output.get("ename") in (TIMEOUT_NAME, "KeyboardInterrupt"):  # the grader interrupts at the limit
+                if output.get("ename") in (TIMEOUT_NAME, "KeyboardInterrupt"):
                     return f"timeout in cell {where}"
                 return f"error in cell {where} ({output.get('ename')})"
     return None
 
 
-def grade_file(path, cell_timeout=300, root=ROOT, threads=None):
-    """One gradebook row (a dict) for the file at ``path``; never raises for a bad submission. ``threads``: CPU
-    threads for the kernel's torch, so that kernels running side by side do not oversubscribe the cores."""
-    row = {"file": Path(path).name, "notebook": "", "status": "", "points": 0, "max_points": 0, "exercises": {}}
+# One submission -----------------------------------------------------------------------------------------------
+
+def prepare_scratch(scratch, course_path, root=ROOT):
+    """The scratch course: utils/ (copied by Scratch), the judge and hidden checks, read-only as root."""
+    tools = scratch.path / "course" / "tools"
+    tools.mkdir()
+    for name in ("__init__.py", "judge.py"):
+        (tools / name).write_bytes((root / "tools" / name).read_bytes())
+    if (root / "tools" / "hidden").is_dir():
+        import shutil
+        shutil.copytree(root / "tools" / "hidden", tools / "hidden", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [tools, *tools.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+def grade_file(path, options, uid, root=ROOT):
+    """One gradebook row (a dict) for the file at ``path``; never raises for a bad submission."""
+    name = os.fsdecode(Path(path).name)
+    row = gradebook.new_row(name)
     courses = course_notebooks(root)
     try:
-        module, submission = read_submission(path, courses)
+        data = read_bytes(path)
+        row["digest"] = hashlib.sha256(data).hexdigest()
+        module, submission = read_submission(data, courses)
     except Unreadable as problem:
         row["status"] = str(problem)
+        row["reasons"] = [str(problem)]
         return row
     course_path, course = courses[module]
-    row["notebook"] = course_path.name
-    with tempfile.TemporaryDirectory() as scratch:
-        results_path = Path(scratch) / f"{uuid.uuid4().hex}.json"
-        graded, missing = assemble(course, submission, module, results_path, cell_timeout)
-        n_exercises = len(_exercises(course))
-        timeouts = {id(graded.cells[-1]): cell_timeout * (n_exercises + 1)}  # the grader cell runs every check
-        client = NotebookClient(graded, timeout_func=lambda cell: timeouts.get(id(cell), cell_timeout),
-                                kernel_name="python3", kernel_manager_class=SlicedPollKernelManager,
-                                allow_errors=True, interrupt_on_timeout=True,
-                                error_on_timeout={"ename": TIMEOUT_NAME, "evalue": f"over {cell_timeout} s",
-                                                  "traceback": []},
-                                resources={"metadata": {"path": str(root / "notebooks")}})
-        problems = []
-        env = {**os.environ, "COURSE_STRICT": "0"}  # graded without strict mode; the grader cell counts the points
-        if threads:
-            env[THREADS_ENV] = str(threads)  # utils/threads.py applies it in the kernel
-        try:
-            client.execute(env=env)
-        except Exception as error:  # the kernel died, or could not start
-            problems.append(f"error ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})")
-        first = _first_problem(graded)
-        if first:
-            problems.insert(0, first)
-        results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    exercises = {}
-    for cell_id, _, check in _exercises(course):
-        result = results.get(check, {"points": 0, "status": "not graded"})
-        exercises[str(result.get("key", check))] = result
-    if not results:
-        problems.append("no points recorded")
-    problems += [f"missing exercise {results[key]['key']}" for key in missing if key in results]
-    statuses = {r["status"] for r in exercises.values()}
-    row["exercises"] = exercises
-    row["points"] = sum(r["points"] for r in exercises.values())
     checks = importlib.import_module(f"utils.{module}")
-    row["max_points"] = sum(getattr(checks, check).points for _, _, check in _exercises(course))
+    exercises = exercises_of(course)
+    row["notebook"] = course_path.name
+    row["max_points"] = sum(getattr(checks, check).points for _, _, check in exercises)
+    matched = match_solutions(course, submission)
+    reference_source = (root / "utils" / "reference" / f"nb{course_path.stem}.py").read_text(encoding="utf-8")
+
+    refused, flags = {}, []
+    for cell_id, function, check in exercises:
+        cell = matched[cell_id]
+        if cell is None:
+            continue
+        source = _source(cell)
+        findings = screen.screen(source)
+        if findings:
+            refused[check] = findings
+        copied = copies.find_copy(source, reference_source, [function])
+        if copied:
+            flags.append(f"copy in exercise {getattr(checks, check).key}: {copied}")
+
+    job = {"root": None, "module": module, "cell_timeout": options.cell_timeout,
+           "check_timeout": options.check_timeout,
+           "course_cells": [c.source for c in course.cells
+                            if c.cell_type == "code" and "reference" in c.metadata.get("tags", [])],
+           "learner_cells": [], "exercises": []}
+    for cell_id, function, check in exercises:
+        cell = matched[cell_id]
+        usable = cell is not None and check not in refused
+        if usable:
+            job["learner_cells"].append({"id": cell_id, "source": _source(cell)})
+        job["exercises"].append({"check": check, "function": function, "cell": cell_id if usable else None})
+
+    with sandbox.Scratch(root, uid) as scratch:
+        prepare_scratch(scratch, course_path, root)
+        job["root"] = str(scratch.path / "course")
+        run = Submission(scratch, uid, options)
+        try:
+            results, done, judge_problems = run_judge(run, job, secrets.token_hex(16))
+        finally:
+            sandbox.end_processes(uid)
+        notebook_problems = []
+        if options.run_notebook and run.left() > 1:
+            notebook = assemble(course, submission, matched)
+            try:
+                notebook_problems = run_notebook(run, notebook)
+            finally:
+                sandbox.end_processes(uid)
+        network = run.network()
+    if sandbox.is_root():
+        sandbox.remove_files_of(uid)
+
+    statuses = []
+    for cell_id, function, check in exercises:
+        exercise = getattr(checks, check)
+        result = results.get(check, {})
+        points = int(result.get("points", 0)) if result.get("status") == "passed" else 0
+        status = result.get("status", "not graded")
+        detail = result.get("detail", "")
+        if check in refused:
+            status, detail, points = "refused", "; ".join(refused[check][:3]), 0
+        elif matched[cell_id] is None:
+            status, detail = "missing", "no solution cell for it"
+        row["exercises"][exercise.key] = {"points": min(points, exercise.points), "status": status}
+        statuses.append(status)
+        if points < exercise.points:
+            row["reasons"].append(f"{exercise.key}: {status}" + (f" ({detail})" if detail else ""))
+    row["points"] = sum(e["points"] for e in row["exercises"].values())
+    row["flags"] = flags
+
+    problems = list(judge_problems)
+    if any(s == "tampered" for s in statuses) or any(p.startswith("tampered") for p in problems):
+        details = [r.get("detail", "") for r in results.values() if r.get("status") == "tampered"]
+        problems = [f"tampered: {details[0]}" if details else next(p for p in problems if p.startswith("tampered"))]
+        row["points"] = 0
+        for entry in row["exercises"].values():
+            entry["points"] = 0
+    else:
+        if refused:
+            keys = ", ".join(getattr(checks, c).key for c in refused)
+            problems.append(f"refused code in exercise {keys}")
+        problems += notebook_problems
+        missing = [getattr(checks, check).key for cell_id, _, check in exercises if matched[cell_id] is None]
+        problems += [f"missing exercise {key}" for key in missing]
+        problems += flags
+    if "host" in network and options.require_no_network:
+        problems.append("network was not isolated")
     if problems:
         row["status"] = "; ".join(problems)
-    elif statuses == {"not attempted"}:
+    elif set(statuses) == {"not attempted"}:
         row["status"] = "not attempted"
     else:
-        row["status"] = "ok"
+        row["status"] = STATUS_OK
     return row
 
 
-def write_gradebook(rows, out):
-    keys = sorted({key for row in rows for key in row["exercises"]}, key=lambda k: (len(k), k))
-    with open(out, "w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["file", "notebook", *[f"exercise {key}" for key in keys], "points", "max_points", "status"])
-        for row in rows:
-            writer.writerow([row["file"], row["notebook"],
-                             *[row["exercises"].get(key, {}).get("points", "") for key in keys],
-                             row["points"], row["max_points"], row["status"]])
+# Many submissions --------------------------------------------------------------------------------------------
+
+class Options:
+    def __init__(self, cell_timeout=300, check_timeout=120, submission_timeout=1800, run_notebook=True,
+                 threads=None, limits=None, require_no_network=False):
+        self.cell_timeout, self.check_timeout = cell_timeout, check_timeout
+        self.submission_timeout, self.run_notebook = submission_timeout, run_notebook
+        self.threads, self.limits = threads, limits or sandbox.Limits()
+        self.require_no_network = require_no_network
 
 
-def grade_folder(folder, cell_timeout=300, workers=None, progress=True):
-    """Grade every file in ``folder`` (in parallel, one kernel per submission); return the rows, sorted by file."""
-    paths = sorted(p for p in Path(folder).iterdir() if p.is_file())
-    cpus = cpu_budget().usable  # affinity and cgroup quota, as the kernels' own rule counts them
-    workers = min(workers or cpus, max(1, len(paths)))
-    threads = max(1, cpus // workers)  # OpenMP threads spinning on shared cores: 72 s instead of 20 s for two
-    rows = []
-    # spawn, not fork: a forked copy of a process that already runs zmq and asyncio misbehaves
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(grade_file, path, cell_timeout, ROOT, threads): path for path in paths}
-        for future in tqdm(concurrent.futures.as_completed(futures), total=len(futures), desc="grading",
-                           disable=not progress):
-            path = futures[future]
-            try:
-                rows.append(future.result())
-            except Exception as error:  # a bug of ours must not lose the other rows
-                rows.append({"file": path.name, "notebook": "", "points": 0, "max_points": 0, "exercises": {},
-                             "status": f"grader error ({type(error).__name__}: {error})"})
-    return sorted(rows, key=lambda row: row["file"])
+def _grade_in_child(path, options, uid, out):
+    """The body of one grading process: become a subreaper, grade, write the row as JSON to ``out``."""
+    sandbox.become_subreaper()
+    try:
+        row = grade_file(path, options, uid)
+    except Exception as error:  # a bug of ours: the row says so, and the other submissions go on
+        row = gradebook.new_row(os.fsdecode(Path(path).name))
+        row["status"] = f"grader error ({type(error).__name__}: {str(error)[:200]})"
+    finally:
+        sandbox.end_processes(uid)
+    Path(out).write_text(json.dumps(row), encoding="utf-8")
+
+
+def entries(folder):
+    """Every entry of ``folder`` (sorted by name) as (path, None) to grade or (path, why it is not graded)."""
+    found = []
+    for entry in sorted(os.scandir(folder), key=lambda e: os.fsencode(e.name)):
+        if entry.is_symlink():
+            why = "not graded: a link, not a file (hand in the notebook itself)"
+        elif entry.is_dir(follow_symlinks=False):
+            why = "not graded: a folder (put the notebooks themselves in the submissions folder)"
+        elif not entry.is_file(follow_symlinks=False):
+            why = "not graded: not a regular file"
+        else:
+            why = None
+        found.append((Path(entry.path), why))
+    return found
+
+
+def tree_digest(root=ROOT):
+    """sha256 over the course files a submission's processes could reach: utils/, tools/, notebooks/."""
+    digest = hashlib.sha256()
+    for folder in ("utils", "tools", "notebooks"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def grade_folder(folder, out, options, workers=None, shard=(1, 1), progress=True):
+    """Grade every entry of ``folder`` into the journal beside ``out`` and the CSV ``out``; return the rows."""
+    from tqdm.auto import tqdm
+
+    journal = gradebook.Journal(f"{out}.jsonl")
+    done = journal.rows()
+    todo, rows = [], dict(done)
+    for index, (path, why) in enumerate(entries(folder)):
+        if index % shard[1] != shard[0] - 1:
+            continue
+        name = gradebook.safe_text(os.fsdecode(path.name))
+        if why:
+            row = gradebook.new_row(name)
+            row["status"], row["reasons"] = why, [why]
+            rows[name] = row
+            journal.add(row)
+            continue
+        digest = gradebook.file_digest(path, MAX_FILE_BYTES)
+        if name in done and done[name].get("digest") == digest and digest is not None:
+            continue  # graded in an earlier run, unchanged since
+        todo.append((path, name))
+    exercises = course_exercises()
+    footer = sandbox.guarantees()
+    cpus = cpu_budget().usable
+    workers = max(1, min(workers or cpus, len(todo) or 1))
+    options.threads = options.threads or max(1, cpus // workers)
+    # As root the submissions' user ids cannot write the course; as your own user they could, so it is checked.
+    course_before = None if sandbox.is_root() else tree_digest()
+    sandbox.become_subreaper()
+    context = multiprocessing.get_context("spawn")  # a forked copy of a process running zmq and asyncio misbehaves
+    running, queue = {}, list(todo)
+    bar = tqdm(total=len(todo), desc="grading", disable=not progress)
+    with tempfile.TemporaryDirectory(prefix="course-rows-") as rows_dir:
+        while queue or running:
+            while queue and len(running) < workers:
+                path, name = queue.pop(0)
+                uid = sandbox.free_user_id() if sandbox.is_root() else None
+                out_file = Path(rows_dir) / f"{len(running)}-{secrets.token_hex(8)}.json"
+                process = context.Process(target=_grade_in_child, args=(str(path), options, uid, str(out_file)))
+                process.start()
+                running[process] = (path, name, uid, out_file, time.monotonic() + options.submission_timeout + 120)
+            time.sleep(0.2)
+            for process, (path, name, uid, out_file, hard_deadline) in list(running.items()):
+                if process.is_alive() and time.monotonic() < hard_deadline:
+                    continue
+                if process.is_alive():  # the grading process itself overran: kill it and all it started
+                    process.kill()
+                process.join()
+                del running[process]
+                sandbox.end_processes(uid, keep=_kept(running))
+                row = _row_from(out_file, name, process.exitcode)
+                if course_before is not None and tree_digest() != course_before:
+                    row["status"] = "tampered: it changed the course's files (restore them: git checkout)"
+                    row["points"] = 0
+                    rows[name] = row
+                    journal.add(row)
+                    gradebook.write_csv(list(rows.values()), out, exercises, footer)
+                    raise SystemExit(f"{name} changed the course's files: grading stopped. Restore them (git "
+                                     "checkout), then run the same command again: finished rows are kept.")
+                rows[name] = row
+                journal.add(row)
+                gradebook.write_csv(list(rows.values()), out, exercises, footer)
+                bar.update()
+    bar.close()
+    gradebook.write_csv(list(rows.values()), out, exercises, footer)
+    return sorted(rows.values(), key=lambda row: row["file"])
+
+
+def _kept(running):
+    """The grading processes still at work and everything below them: not to be killed as leftovers."""
+    keep = set()
+    for process in running:
+        keep.add(process.pid)
+        keep.update(sandbox.descendants(process.pid))
+    return keep
+
+
+def _row_from(out_file, name, exitcode):
+    try:
+        return json.loads(Path(out_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        row = gradebook.new_row(name)
+        row["status"] = f"grader error: the grading process ended ({exitcode}) before writing the row"
+        row["reasons"] = [row["status"]]
+        return row
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 (there is no way to turn a time limit off)")
+    return value
+
+
+def shard_of(text):
+    try:
+        k, n = (int(part) for part in text.split("/"))
+        assert 1 <= k <= n
+    except (ValueError, AssertionError):
+        raise argparse.ArgumentTypeError("write K/N with 1 <= K <= N, e.g. 3/10") from None
+    return k, n
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.grade", description=__doc__.split("\n\n")[0])
-    parser.add_argument("submissions", type=Path, help="folder of submitted notebooks (every file gets a row)")
+    parser.add_argument("submissions", type=Path, nargs="?", help="folder of submitted notebooks (every entry gets a row)")
     parser.add_argument("--out", type=Path, default=Path("gradebook.csv"), help="the CSV file to write")
-    parser.add_argument("--cell-timeout", type=int, default=300, help="seconds a cell (or one check) may run")
-    parser.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: CPUs)")
+    parser.add_argument("--cell-timeout", type=positive, default=300, help="seconds a cell, or one check, may run")
+    parser.add_argument("--submission-timeout", type=positive, default=1800,
+                        help="seconds one submission may take in all; then every process of it is killed")
+    parser.add_argument("--workers", type=positive, default=None, help="submissions graded at once (default: CPUs)")
+    parser.add_argument("--checks-only", action="store_true", help="decide points without running the notebook")
+    parser.add_argument("--memory-gb", type=float, default=12, help="address space one submission's process may map")
+    parser.add_argument("--shard", type=shard_of, default=(1, 1),
+                        help="grade only every N-th file starting at the K-th (K/N), for batch systems")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="JOURNAL",
+                        help="merge these shards' journals (<out>.jsonl) into --out, then stop")
     args = parser.parse_args(argv)
-    if not args.submissions.is_dir():
+    if args.merge:
+        rows = gradebook.merge(args.merge, args.out, course_exercises())
+        print(f"wrote {args.out}: {len(rows)} rows from {len(args.merge)} journals")
+        return 0
+    if args.submissions is None or not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
-    rows = grade_folder(args.submissions, args.cell_timeout, args.workers)
-    write_gradebook(rows, args.out)
-    print(f"wrote {args.out}: {len(rows)} submissions")
+    if args.submission_timeout < args.cell_timeout:
+        parser.error("--submission-timeout must be at least --cell-timeout")
+    limits = sandbox.Limits(memory_bytes=int(args.memory_gb * 2**30))
+    options = Options(cell_timeout=args.cell_timeout, check_timeout=min(args.cell_timeout, 120),
+                      submission_timeout=args.submission_timeout, run_notebook=not args.checks_only, limits=limits)
+    rows = grade_folder(args.submissions, args.out, options, args.workers, args.shard)
+    print(f"wrote {args.out}: {len(rows)} rows (journal: {args.out}.jsonl). {sandbox.guarantees()}.")
     return 0
 
 
