@@ -35,6 +35,7 @@ import hashlib
 import importlib
 import json
 import multiprocessing
+import multiprocessing.resource_tracker
 import os
 import secrets
 import select
@@ -539,7 +540,7 @@ def grade_folder(folder, out, options, workers=None, shard=(1, 1), progress=True
 
     journal = gradebook.Journal(f"{out}.jsonl")
     done = journal.rows()
-    todo, rows = [], dict(done)
+    todo, rows = [], {}  # rows of files no longer in the folder are left out of the CSV (the journal keeps them)
     for index, (path, why) in enumerate(entries(folder)):
         if index % shard[1] != shard[0] - 1:
             continue
@@ -552,7 +553,8 @@ def grade_folder(folder, out, options, workers=None, shard=(1, 1), progress=True
             continue
         digest = gradebook.file_digest(path, MAX_FILE_BYTES)
         if name in done and done[name].get("digest") == digest and digest is not None:
-            continue  # graded in an earlier run, unchanged since
+            rows[name] = done[name]  # graded in an earlier run, unchanged since
+            continue
         todo.append((path, name))
     exercises = course_exercises()
     footer = sandbox.guarantees()
@@ -562,6 +564,8 @@ def grade_folder(folder, out, options, workers=None, shard=(1, 1), progress=True
     # As root the submissions' user ids cannot write the course; as your own user they could, so it is checked.
     course_before = None if sandbox.is_root() else tree_digest()
     sandbox.become_subreaper()
+    multiprocessing.resource_tracker.ensure_running()  # started now, so that it counts as ours, not a leftover
+    helpers = set(sandbox.descendants())  # processes this one had already started (none of a submission's)
     context = multiprocessing.get_context("spawn")  # a forked copy of a process running zmq and asyncio misbehaves
     running, queue = {}, list(todo)
     bar = tqdm(total=len(todo), desc="grading", disable=not progress)
@@ -582,7 +586,7 @@ def grade_folder(folder, out, options, workers=None, shard=(1, 1), progress=True
                     process.kill()
                 process.join()
                 del running[process]
-                sandbox.end_processes(uid, keep=_kept(running))
+                sandbox.end_processes(uid, spare={process.pid for process in running} | helpers)
                 row = _row_from(out_file, name, process.exitcode)
                 if course_before is not None and tree_digest() != course_before:
                     row["status"] = "tampered: it changed the course's files (restore them: git checkout)"
@@ -599,15 +603,6 @@ def grade_folder(folder, out, options, workers=None, shard=(1, 1), progress=True
     bar.close()
     gradebook.write_csv(list(rows.values()), out, exercises, footer)
     return sorted(rows.values(), key=lambda row: row["file"])
-
-
-def _kept(running):
-    """The grading processes still at work and everything below them: not to be killed as leftovers."""
-    keep = set()
-    for process in running:
-        keep.add(process.pid)
-        keep.update(sandbox.descendants(process.pid))
-    return keep
 
 
 def _row_from(out_file, name, exitcode):

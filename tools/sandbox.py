@@ -88,15 +88,21 @@ def _parent(pid):
         return None
 
 
-def descendants(root_pid=None):
-    """Every process below ``root_pid`` (this process by default)."""
-    root_pid = root_pid or os.getpid()
+def _children():
     children = {}
     for pid in _pids():
         children.setdefault(_parent(pid), []).append(pid)
-    found, frontier = [], [root_pid]
+    return children
+
+
+def descendants(root_pid=None, spare=()):
+    """Every process below ``root_pid`` (this process by default), except the subtrees of the children ``spare``."""
+    children = _children()
+    found, frontier = [], [root_pid or os.getpid()]
     while frontier:
         for child in children.get(frontier.pop(), []):
+            if child in spare:
+                continue
             found.append(child)
             frontier.append(child)
     return found
@@ -120,12 +126,13 @@ def _kill_as(uid):
     os.waitpid(pid, 0)
 
 
-def end_processes(uid=None, keep=(), seconds=10):
-    """Kill every descendant of this process (except ``keep``) and, as root, every process of ``uid``; reap them.
-    Returns the number of processes still alive after ``seconds`` (0 when all went)."""
+def end_processes(uid=None, spare=(), seconds=10):
+    """Kill every descendant of this process (except below the children in ``spare``: grading processes still at
+    work) and, as root, every process of ``uid``; reap those that are our children. Returns the number of processes
+    still alive after ``seconds`` (0 when all went)."""
     deadline = time.monotonic() + seconds
     while True:
-        targets = [pid for pid in descendants() if pid not in keep]
+        targets = descendants(spare=spare)
         if uid is not None and is_root():
             if processes_of(uid):
                 _kill_as(uid)
@@ -135,7 +142,7 @@ def end_processes(uid=None, keep=(), seconds=10):
             except ProcessLookupError:
                 pass
         _reap(targets)
-        left = [pid for pid in descendants() if pid not in keep]
+        left = descendants(spare=spare)
         left += processes_of(uid) if uid is not None and is_root() else []
         if not left or time.monotonic() > deadline:
             return len(left)
