@@ -13,8 +13,8 @@ It runs in the child process between fork and exec, so it uses the standard libr
    or signal any other process (each submission graded at once has its own id);
 5. exec of the program, with the environment the grader built.
 
-What it achieved is written as one JSON line to the file ``report`` names (the grader states it in the gradebook's
-footer): ``{"network": "none" | "host", "user": <uid>}``.
+What it achieved is written as one JSON line to the file ``report`` names (the grader reads it):
+``{"network": "none" | "host", "user": <uid>}``.
 """
 import ctypes
 import json

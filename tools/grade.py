@@ -557,7 +557,6 @@ def grade_folder(folder, out, options, workers=None, shard=(1, 1), progress=True
             continue
         todo.append((path, name))
     exercises = course_exercises()
-    footer = sandbox.guarantees()
     cpus = cpu_budget().usable
     workers = max(1, min(workers or cpus, len(todo) or 1))
     options.threads = options.threads or max(1, cpus // workers)
@@ -593,15 +592,15 @@ def grade_folder(folder, out, options, workers=None, shard=(1, 1), progress=True
                     row["points"] = 0
                     rows[name] = row
                     journal.add(row)
-                    gradebook.write_csv(list(rows.values()), out, exercises, footer)
+                    gradebook.write_csv(list(rows.values()), out, exercises)
                     raise SystemExit(f"{name} changed the course's files: grading stopped. Restore them (git "
                                      "checkout), then run the same command again: finished rows are kept.")
                 rows[name] = row
                 journal.add(row)
-                gradebook.write_csv(list(rows.values()), out, exercises, footer)
+                gradebook.write_csv(list(rows.values()), out, exercises)
                 bar.update()
     bar.close()
-    gradebook.write_csv(list(rows.values()), out, exercises, footer)
+    gradebook.write_csv(list(rows.values()), out, exercises)
     return sorted(rows.values(), key=lambda row: row["file"])
 
 

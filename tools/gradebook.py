@@ -75,7 +75,7 @@ def exercise_columns(course_exercises):
     return [f"{stem[:2]}.{key}" for stem, keys in sorted(course_exercises.items()) for key in keys]
 
 
-def write_csv(rows, out, course_exercises, footer=None):
+def write_csv(rows, out, course_exercises):
     """Write ``rows`` (sorted by file) to ``out`` atomically: a reader never sees half a gradebook."""
     columns = exercise_columns(course_exercises)
     tmp = Path(f"{out}.partial")
@@ -90,16 +90,13 @@ def write_csv(rows, out, course_exercises, footer=None):
             writer.writerow([spreadsheet_safe(row["file"]), spreadsheet_safe(row["notebook"]), *cells,
                              row["points"], row["max_points"], spreadsheet_safe(row["status"]),
                              spreadsheet_safe("; ".join(row["reasons"] + row["flags"]))])
-        if footer:
-            writer.writerow([])
-            writer.writerow([spreadsheet_safe(f"# {footer}")])
     os.replace(tmp, out)
 
 
-def merge(journals, out, course_exercises, footer=None):
+def merge(journals, out, course_exercises):
     """One gradebook from several shards' journals; a file graded twice keeps its last row."""
     rows = {}
     for journal in journals:
         rows.update(Journal(journal).rows())
-    write_csv(list(rows.values()), out, course_exercises, footer)
+    write_csv(list(rows.values()), out, course_exercises)
     return rows
