@@ -362,7 +362,7 @@ def _first_problem(notebook):
 
 # One submission -----------------------------------------------------------------------------------------------
 
-def prepare_scratch(scratch, course_path, root=ROOT):
+def prepare_scratch(scratch, root=ROOT):
     """The scratch course: utils/ (copied by Scratch), the judge and hidden checks, read-only as root."""
     tools = scratch.path / "course" / "tools"
     tools.mkdir()
@@ -422,7 +422,7 @@ def grade_file(path, options, uid, root=ROOT):
         job["exercises"].append({"check": check, "function": function, "cell": cell_id if usable else None})
 
     with sandbox.Scratch(root, uid) as scratch:
-        prepare_scratch(scratch, course_path, root)
+        prepare_scratch(scratch, root)
         job["root"] = str(scratch.path / "course")
         run = Submission(scratch, uid, options)
         try:
@@ -440,6 +440,9 @@ def grade_file(path, options, uid, root=ROOT):
     if sandbox.is_root():
         sandbox.remove_files_of(uid)
 
+    problems = list(judge_problems)
+    tampered = [r.get("detail", "") for r in results.values() if r.get("status") == "tampered"]
+    tampered += [p.split(": ", 1)[1] for p in problems if p.startswith("tampered")]
     statuses = []
     for cell_id, function, check in exercises:
         exercise = getattr(checks, check)
@@ -451,20 +454,18 @@ def grade_file(path, options, uid, root=ROOT):
             status, detail, points = "refused", "; ".join(refused[check][:3]), 0
         elif matched[cell_id] is None:
             status, detail = "missing", "no solution cell for it"
+        elif tampered:  # a forged pass never counts, nor anything graded in the same interpreter
+            status, detail, points = "tampered", tampered[0], 0
         row["exercises"][exercise.key] = {"points": min(points, exercise.points), "status": status}
         statuses.append(status)
         if points < exercise.points:
             row["reasons"].append(f"{exercise.key}: {status}" + (f" ({detail})" if detail else ""))
     row["points"] = sum(e["points"] for e in row["exercises"].values())
     row["flags"] = flags
+    row["network"] = sorted(network)
 
-    problems = list(judge_problems)
-    if any(s == "tampered" for s in statuses) or any(p.startswith("tampered") for p in problems):
-        details = [r.get("detail", "") for r in results.values() if r.get("status") == "tampered"]
-        problems = [f"tampered: {details[0]}" if details else next(p for p in problems if p.startswith("tampered"))]
-        row["points"] = 0
-        for entry in row["exercises"].values():
-            entry["points"] = 0
+    if tampered:
+        problems = [f"tampered: {tampered[0]}"]
     else:
         if refused:
             keys = ", ".join(getattr(checks, c).key for c in refused)
@@ -473,8 +474,6 @@ def grade_file(path, options, uid, root=ROOT):
         missing = [getattr(checks, check).key for cell_id, _, check in exercises if matched[cell_id] is None]
         problems += [f"missing exercise {key}" for key in missing]
         problems += flags
-    if "host" in network and options.require_no_network:
-        problems.append("network was not isolated")
     if problems:
         row["status"] = "; ".join(problems)
     elif set(statuses) == {"not attempted"}:
@@ -488,11 +487,10 @@ def grade_file(path, options, uid, root=ROOT):
 
 class Options:
     def __init__(self, cell_timeout=300, check_timeout=120, submission_timeout=1800, run_notebook=True,
-                 threads=None, limits=None, require_no_network=False):
+                 threads=None, limits=None):
         self.cell_timeout, self.check_timeout = cell_timeout, check_timeout
         self.submission_timeout, self.run_notebook = submission_timeout, run_notebook
         self.threads, self.limits = threads, limits or sandbox.Limits()
-        self.require_no_network = require_no_network
 
 
 def _grade_in_child(path, options, uid, out):
@@ -639,7 +637,8 @@ def main(argv=None):
                         help="seconds one submission may take in all; then every process of it is killed")
     parser.add_argument("--workers", type=positive, default=None, help="submissions graded at once (default: CPUs)")
     parser.add_argument("--checks-only", action="store_true", help="decide points without running the notebook")
-    parser.add_argument("--memory-gb", type=float, default=12, help="address space one submission's process may map")
+    parser.add_argument("--memory-gb", type=float, default=12,
+                        help="address space one submission's process may map (no limit on a GPU machine)")
     parser.add_argument("--shard", type=shard_of, default=(1, 1),
                         help="grade only every N-th file starting at the K-th (K/N), for batch systems")
     parser.add_argument("--merge", nargs="+", type=Path, metavar="JOURNAL",
@@ -653,11 +652,17 @@ def main(argv=None):
         parser.error(f"{args.submissions} is not a folder")
     if args.submission_timeout < args.cell_timeout:
         parser.error("--submission-timeout must be at least --cell-timeout")
-    limits = sandbox.Limits(memory_bytes=int(args.memory_gb * 2**30))
+    import torch
+
+    gpu = torch.cuda.is_available()  # CUDA reserves tens of GB of address space: a limit on it would stop CUDA
+    limits = sandbox.Limits(memory_bytes=None if gpu else int(args.memory_gb * 2**30))
     options = Options(cell_timeout=args.cell_timeout, check_timeout=min(args.cell_timeout, 120),
                       submission_timeout=args.submission_timeout, run_notebook=not args.checks_only, limits=limits)
     rows = grade_folder(args.submissions, args.out, options, args.workers, args.shard)
-    print(f"wrote {args.out}: {len(rows)} rows (journal: {args.out}.jsonl). {sandbox.guarantees()}.")
+    graded = [row for row in rows if "network" in row]
+    cut = sum(row["network"] == ["none"] for row in graded)
+    print(f"wrote {args.out}: {len(rows)} rows (journal: {args.out}.jsonl). {sandbox.guarantees()}; "
+          f"network cut for {cut} of {len(graded)} graded notebooks.")
     return 0
 
 
