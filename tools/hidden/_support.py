@@ -67,3 +67,9 @@ def _grads_everywhere(model, output, case):
 
 def _parameter_count(model):
     return sum(p.numel() for p in model.parameters())
+
+
+# The training steps' hidden cases: other batch sizes and optimisers than the public checks' (8 images with plain
+# SGD), so that momentum and Adam's state count too. (batch size, optimiser for some parameters, what it is)
+STEP_CASES = [(1, lambda ps: torch.optim.Adam(ps, lr=0.01), "with a batch of one image and Adam"),
+              (5, lambda ps: torch.optim.SGD(ps, lr=0.3, momentum=0.9), "with a batch of 5 images and SGD with momentum")]

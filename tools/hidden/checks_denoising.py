@@ -9,7 +9,7 @@ import torch
 from utils.checks import Mistake, tiny_autoencoder
 from utils.reference import nb03_denoising_autoencoder as reference
 
-from ._support import _call, _close, _number, _tensor, _unchanged
+from ._support import STEP_CASES, _call, _close, _number, _tensor, _unchanged
 
 
 def add_gaussian_noise(add_noise):
@@ -66,10 +66,7 @@ def psnr(measure):
 def denoising_step(step):
     # Other batch sizes and optimisers than the public check's (8 images, plain SGD), two steps each; the reference
     # runs the same steps on a twin of the model, on the very batch that the learner's step had corrupted.
-    for batch, make_optimizer, what in [
-            (1, lambda ps: torch.optim.Adam(ps, lr=0.01), "with a batch of one image and Adam"),
-            (5, lambda ps: torch.optim.SGD(ps, lr=0.3, momentum=0.9),
-             "with a batch of 5 images and SGD with momentum")]:
+    for batch, make_optimizer, what in STEP_CASES:
         model = tiny_autoencoder(code_size=3)
         twin = copy.deepcopy(model)
         optimizer, twin_optimizer = make_optimizer(model.parameters()), make_optimizer(twin.parameters())

@@ -9,7 +9,8 @@ from torch import nn
 from utils.checks import Mistake, tiny_autoencoder
 from utils.reference import nb01_linear_autoencoder as reference
 
-from ._support import _call, _close, _grads_everywhere, _number, _parameter_count, _probing, _tensor, _unchanged
+from ._support import (STEP_CASES, _call, _close, _grads_everywhere, _number, _parameter_count, _probing, _tensor,
+                       _unchanged)
 
 
 def build_autoencoder(build):
@@ -59,10 +60,7 @@ def build_autoencoder(build):
 def train_step(step):
     # Other batch sizes and optimisers than the public check's (8 images with SGD, 16 with Adam), two steps each, so
     # that momentum and Adam's state count too; the reference runs the same steps on a twin of the model.
-    for batch, make_optimizer, what in [
-            (1, lambda ps: torch.optim.Adam(ps, lr=0.01), "with a batch of one image and Adam"),
-            (5, lambda ps: torch.optim.SGD(ps, lr=0.3, momentum=0.9),
-             "with a batch of 5 images and SGD with momentum")]:
+    for batch, make_optimizer, what in STEP_CASES:
         model = tiny_autoencoder(code_size=3)
         twin = copy.deepcopy(model)
         optimizer, twin_optimizer = make_optimizer(model.parameters()), make_optimizer(twin.parameters())
