@@ -88,6 +88,9 @@ _GROUPS = {
     "change how torch or typing work for everyone, the checks included": (
         "ops library overrides fx register register_kl get_type_hints ForwardRef make_dataclass "
         "cached_property set_default_dtype set_default_device set_default_tensor_type"),
+    "reach the interpreter's frames, and through them the grader's own variables (its secret, its results)": (
+        "gi_frame cr_frame ag_frame tb_frame tb_next f_back f_locals f_globals f_builtins f_code f_trace "
+        "gi_code cr_code ag_code gi_yieldfrom cr_await ag_await cr_origin"),
     "are builtins that run strings, open files or reach attributes by name": (
         "exec eval open globals locals vars getattr setattr delattr breakpoint input"),
 }
