@@ -260,17 +260,22 @@ def run_judge(run, job, nonce):
         process.stdin.close()
     results, done, problems, buffer = {}, None, [], b""
     deadline = min(run.deadline, time.monotonic() + run.options.check_timeout * (len(job["exercises"]) + 2))
+    # Read to the end, not to the first `done`: a forger that wrote its own results and `done` early is then
+    # caught by the judge's real lines that follow (two results for one exercise, or a line after `done`).
     with os.fdopen(read_end, "rb") as pipe:
-        while done is None:
+        while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                problems.append("timeout in the checks")
+                if done is None:
+                    problems.append("timeout in the checks")
                 break
             ready, _, _ = select.select([pipe], [], [], min(left, 1.0))
             if not ready:
+                if done is not None and process.poll() is not None:
+                    break  # the judge has exited; something it left behind still holds the pipe open
                 continue
             chunk = os.read(pipe.fileno(), 65536)
-            if not chunk:
+            if not chunk:  # the judge closed its end: it has exited
                 break
             buffer += chunk
             if len(buffer) > 1_000_000:
@@ -286,6 +291,8 @@ def run_judge(run, job, nonce):
                     continue
                 if not secrets.compare_digest(str(line.get("nonce", "")), nonce):
                     problems.append("tampered: a result without the grader's secret")
+                elif done is not None:
+                    problems.append("tampered: a result after the judge's last line")
                 elif line.get("done"):
                     done = line
                 elif line.get("exercise") in results:
