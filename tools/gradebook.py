@@ -43,7 +43,7 @@ def file_digest(path, limit):
 
 def new_row(name, digest=None):
     return {"file": safe_text(name), "digest": digest, "notebook": "", "status": "", "points": 0,
-            "max_points": 0, "exercises": {}, "reasons": [], "flags": []}
+            "max_points": 0, "exercises": {}, "reasons": [], "flags": [], "seconds": {}}
 
 
 class Journal:
