@@ -17,7 +17,7 @@ graded). For each notebook:
    the references and the hidden checks (tools/hidden/) first, then runs the course's import cells and the
    learner's solution cells, then each exercise's public and hidden check under a time limit, and reports each
    result with a secret nonce over a pipe. A patched torch, check or builtin makes the row ``tampered``.
-4. **The notebook** (unless --checks-only) then runs top to bottom in a fresh kernel, on the course's own cells with
+4. **The notebook** (unless --checks-only) also runs top to bottom in a fresh kernel (beside the judge, as root), on the course's own cells with
    the learner's solution cells and added cells, at the course's teaching settings, without strict mode: its
    errors and timeouts are reported in the status; its output never decides points.
 Both run sealed off (tools/sandbox.py, tools/confine.py): a throwaway copy of the course, a bare environment, limits
