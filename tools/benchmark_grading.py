@@ -58,8 +58,8 @@ def main(argv=None):
     checks_only = grade_copies(solution, args.copies, "--checks-only")
     per_submission = one_at_a_time / args.copies
     print(f"\n{solution.name}, {args.copies} copies, {cpu_budget().usable} usable CPUs")
-    print(f"| run | seconds | per submission | ratio to alone | submissions per hour |")
-    print(f"|---|---|---|---|---|")
+    print("| run | seconds | per submission | ratio to alone | submissions per hour |")
+    print("|---|---|---|---|---|")
     print(f"| the notebook alone | {alone:.0f} | {alone:.0f} | 1.00 | {3600 / alone:.0f} |")
     print(f"| graded, one at a time | {one_at_a_time:.0f} | {per_submission:.0f} | {per_submission / alone:.2f} "
           f"| {3600 / per_submission:.0f} |")

@@ -40,6 +40,7 @@ import multiprocessing.resource_tracker
 import os
 import secrets
 import select
+import shutil
 import stat
 import subprocess
 import sys
@@ -50,7 +51,6 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from traitlets import Type
 
 from utils.threads import cpu_budget
 
@@ -247,7 +247,7 @@ class Submission:
 
 def run_judge(run, job, nonce):
     """Start the judge confined, feed it the nonce, and read its result lines until done, a crash or the deadline.
-    Returns ({check name: line}, done line or None, problems)."""
+    Returns ({check name: line}, problems)."""
     scratch = run.scratch.path
     job_path = scratch / "course" / "job.json"
     job_path.write_text(json.dumps(job), encoding="utf-8")
@@ -309,7 +309,7 @@ def run_judge(run, job, nonce):
     with contextlib.suppress(ProcessLookupError):
         process.kill()
     process.wait()
-    return results, done, problems
+    return results, problems
 
 
 def _tail(path):
@@ -381,7 +381,6 @@ def prepare_scratch(scratch, root=ROOT):
     for name in ("__init__.py", "judge.py"):
         (tools / name).write_bytes((root / "tools" / name).read_bytes())
     if (root / "tools" / "hidden").is_dir():
-        import shutil
         shutil.copytree(root / "tools" / "hidden", tools / "hidden", ignore=shutil.ignore_patterns("__pycache__"))
     for path in [tools, *tools.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
@@ -461,7 +460,7 @@ def grade_file(path, options, uid, root=ROOT):
         finally:
             sandbox.end_processes(uid)
         row["seconds"]["sealed off"] = round(time.monotonic() - started, 1)
-        results, done, judge_problems = judged.get("result", ({}, None, ["the checks could not run"]))
+        results, judge_problems = judged.get("result", ({}, ["the checks could not run"]))
         network = run.network()
     if sandbox.is_root():
         sandbox.remove_files_of(uid)
