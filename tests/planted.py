@@ -19,4 +19,4 @@ def assert_reference_passes_and_stub_is_not_attempted(exercise, reference):
     def stub(*args):
         raise NotImplementedError()
 
-    assert exercise.run(stub).status == "not attempted"
+    assert exercise.run(None if exercise.kind == "question" else stub).status == "not attempted"

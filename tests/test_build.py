@@ -33,6 +33,15 @@ def test_a_solution_block_becomes_an_indented_stub_and_outputs_go():
     assert "return 2 * x" in reference and "### " not in reference and "GENERATED" in reference
 
 
+def test_an_answer_block_at_the_top_level_becomes_none_so_the_notebook_still_runs():
+    cell = new_code_cell('# Predict first.\n### BEGIN SOLUTION\nbest_code_size = "b"\nratio = 1.5\n### END SOLUTION\n')
+    learner = build.learner_notebook(new_notebook(cells=[cell]))
+    assert learner.cells[0].source == ("# Predict first.\nbest_code_size = None  # YOUR ANSWER HERE\n"
+                                       "ratio = None  # YOUR ANSWER HERE\n")
+    code = new_code_cell("### BEGIN SOLUTION\nx = 1\nprint(x)\n### END SOLUTION\n")  # code, not only answers
+    assert "raise NotImplementedError()" in build.learner_notebook(new_notebook(cells=[code])).cells[0].source
+
+
 def test_an_unclosed_block_is_refused():
     cell = new_code_cell("### BEGIN SOLUTION\nx = 1\n")
     with pytest.raises(build.BuildError, match="cell 0"):

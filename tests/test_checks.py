@@ -4,7 +4,7 @@ import types
 import pytest
 
 from utils import checks, settings
-from utils.checks import CheckFailed, Mistake, exercise
+from utils.checks import CheckFailed, Mistake, choice, exercise, question
 
 demo = types.ModuleType("demo_checks")
 
@@ -77,3 +77,22 @@ def test_checks_do_not_disturb_the_notebooks_random_numbers():
     torch.manual_seed(123)
     doubling(lambda x: torch.rand(1) and 2 * x)
     assert torch.equal(torch.rand(3), expected)
+
+
+@question("3", "which is larger", 1, "nb01_linear_autoencoder.train_step", "because 3 > 2.")
+def which_is_larger(answer):
+    if choice(answer, ("a", "b")) != "a":
+        raise Mistake("compare them again.")
+
+
+def test_a_question_is_not_attempted_until_answered_and_explains_once_answered(capsys):
+    assert which_is_larger.run(None).status == "not attempted"
+    which_is_larger(None)
+    assert "Why:" not in capsys.readouterr().out
+    assert which_is_larger(" (A) ") == " (A) "
+    out = capsys.readouterr().out
+    assert "1/1 points" in out and "Why: because 3 > 2." in out
+    which_is_larger("b")
+    out = capsys.readouterr().out
+    assert "0/1 points" in out and "compare them again" in out and "Why:" in out
+    assert which_is_larger.run("z").status == "failed" and "'a', 'b'" in which_is_larger.run("z").message

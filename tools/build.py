@@ -5,8 +5,9 @@
 
 For each solutions/NN_name.ipynb:
 - notebooks/NN_name.ipynb: every block between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's
-  markers) becomes a stub that raises NotImplementedError; outputs and execution counts are stripped; nothing
-  else changes.
+  markers) becomes a stub that raises NotImplementedError, except a block of answers at the top level of a cell
+  (only ``name = value`` lines: a question's answer), whose stub is ``name = None``, so that the learner's
+  notebook still runs top to bottom; outputs and execution counts are stripped; nothing else changes.
 - utils/reference/nbNN_name.py: the code of every cell holding a solution block, and of cells tagged
   ``reference`` (the imports those need), with the markers removed: what a learner falls back on.
 - nbgrader (schema 3) cell metadata, in both notebooks: each solution cell is a solution cell, each check cell
@@ -15,6 +16,7 @@ For each solutions/NN_name.ipynb:
   with the same metadata, so that it can serve as nbgrader's source folder.
 """
 import argparse
+import ast
 import copy
 import importlib
 import re
@@ -77,6 +79,20 @@ def with_nbgrader_metadata(notebook, name="notebook"):
 SOLUTION_LINK = re.compile(r"(colab\.research\.google\.com/github/\S+?/blob/[^/]+/|urlpath=lab/tree/)solutions/")
 
 
+def _stub(block):
+    """The learner's stub for one solution block (a regex match of SOLUTION_BLOCK)."""
+    indent = block.group(1)
+    body = MARKER_LINE.sub("", block.group(0))
+    try:
+        statements = ast.parse(body).body if not indent else None
+    except SyntaxError:
+        statements = None
+    if statements and all(isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)
+                          for s in statements):
+        return "\n".join(f"{s.targets[0].id} = None  # YOUR ANSWER HERE" for s in statements)
+    return f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError()"
+
+
 def learner_notebook(solution, name="notebook"):
     learner = copy.deepcopy(solution)
     learner.metadata.pop("widgets", None)  # widget state saved with the solution's outputs
@@ -85,7 +101,7 @@ def learner_notebook(solution, name="notebook"):
             cell.source = SOLUTION_LINK.sub(r"\1notebooks/", cell.source)  # badges open the learner version
             continue
         source = _checked_source(cell, f"{name}, cell {index}")
-        cell.source = SOLUTION_BLOCK.sub(r"\1# YOUR CODE HERE\n\1raise NotImplementedError()", source)
+        cell.source = SOLUTION_BLOCK.sub(_stub, source)
         cell.outputs = []
         cell.execution_count = None
         cell.metadata.pop("execution", None)  # nbclient's timings belong to the solution run, not the handout

@@ -139,9 +139,11 @@ def main(job_path, results_fd):
             line.update(status="missing", detail="no solution cell defines it")
         elif exercise["cell"] in cell_errors and candidate is None:
             line.update(status="error", detail=f"its cell raised {cell_errors[exercise['cell']]}")
-        elif candidate is None or not callable(candidate):
+        elif candidate is None and exercises[name].kind == "question":
+            line.update(status="not attempted", detail=f"{function} is still None")
+        elif candidate is None or not (callable(candidate) or exercises[name].kind == "question"):
             line.update(status="missing", detail=f"its cell does not define {function}")
-        elif candidate is references[name]:
+        elif candidate is references[name] and exercises[name].kind != "question":  # an answer is a value: "b" is "b"
             line.update(status="reference", detail="the course's reference, not the learner's code")
         else:
             line.update(_run_checks(exercises[name], getattr(hidden, name, None), candidate, job["check_timeout"]))

@@ -9,6 +9,12 @@ runs the test and returns what the rest of the notebook should use: the learner'
 otherwise the course's reference implementation (generated from solutions/ into utils/reference/), so a
 learner who is stuck can still run everything below. In strict mode (COURSE_STRICT=1) a check that does not
 pass raises ``CheckFailed`` instead.
+
+Each exercise has a kind, so that a notebook's mix can be counted (tests/test_exercises.py): "core" (the
+notebook's own idea: its objective, penalty or mechanism), "skill" (a supporting piece of code), "design" (the
+learner designs something and the check measures what it does, e.g. trains it briefly) and "question" (a
+prediction or an interpretation, answered with a value rather than a function; ``@question`` declares it, and its
+explanation is shown once an answer is given, right or wrong).
 """
 import copy
 import importlib
@@ -47,11 +53,16 @@ RESULTS = {}  # "check module:exercise key" -> the latest Result in this kernel
 UTILS_DIR = str(Path(__file__).resolve().parent)
 
 
+KINDS = ("core", "skill", "design", "question")
+
+
 class Exercise:
     """A graded exercise: calling it with the learner's implementation checks it and returns what to use."""
 
-    def __init__(self, test, key, title, points, reference):
-        self.test, self.key, self.title, self.points = test, key, title, points
+    def __init__(self, test, key, title, points, reference, kind="core"):
+        if kind not in KINDS:
+            raise ValueError(f"kind {kind!r}: choose one of {KINDS}")
+        self.test, self.key, self.title, self.points, self.kind = test, key, title, points, kind
         self.reference = reference  # "module.name" inside utils.reference
         self.id = f"{test.__module__}:{key}"
         self.__doc__ = test.__doc__
@@ -92,9 +103,46 @@ class Exercise:
         return getattr(importlib.import_module(f"utils.reference.{module}"), name)
 
 
-def exercise(key, title, points, reference):
+def exercise(key, title, points, reference, kind="core"):
     """Declare a check: ``@exercise("1", "the seed's model", 2, "nb01_linear_autoencoder.build_autoencoder")``."""
-    return lambda test: Exercise(test, key, title, points, reference)
+    return lambda test: Exercise(test, key, title, points, reference, kind)
+
+
+class Question(Exercise):
+    """A prediction or interpretation: the learner assigns an answer (a choice such as "b", or a number) to a
+    variable, and the check compares it. The stub is ``name = None``: not attempted. Once answered, right or wrong,
+    the explanation is printed, so that the question teaches as well as grades."""
+
+    def __init__(self, test, key, title, points, reference, explanation):
+        super().__init__(test, key, title, points, reference, kind="question")
+        self.explanation = explanation
+
+    def __call__(self, answer):
+        used = super().__call__(answer)
+        if RESULTS[self.id].status in ("passed", "failed"):
+            print(f"   Why: {self.explanation}")
+        return used
+
+    def run(self, answer):
+        if answer is None or answer is Ellipsis:
+            return self._result(0, "not attempted", f"… Exercise {self.key} · {self.title}: not answered yet "
+                                                    f"(0/{self.points} points).")
+        return super().run(answer)
+
+
+def question(key, title, points, reference, explanation):
+    """Declare a question: the decorated test raises Mistake for a wrong answer (naming what that answer
+    overlooks); ``explanation`` is shown once any answer is given."""
+    return lambda test: Question(test, key, title, points, reference, explanation)
+
+
+def choice(answer, choices):
+    """A learner's multiple-choice answer, normalised ("B", " b ", "(b)" -> "b"), or a Mistake listing the
+    choices when it is none of them."""
+    text = str(answer).strip().strip("()").strip().lower() if isinstance(answer, str) else None
+    if text not in choices:
+        raise Mistake(f"answer with one of {', '.join(repr(c) for c in choices)} (a string), not {answer!r}.")
+    return text
 
 
 def _learner_frame(error):
@@ -174,3 +222,47 @@ def tiny_autoencoder(code_size=4):
     torch.manual_seed(1)
     return Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, code_size), nn.ReLU()),
                        nn.Sequential(nn.Linear(code_size, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))
+
+
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def design_images(train_size=4096, test_size=1000, dataset="mnist"):
+    """The images a design task's check trains and measures on: the first images of each split, the same for every
+    learner, whatever the notebook's own settings (the check cannot depend on knobs the learner may change)."""
+    from .data import load_dataset  # here, so that importing the checks does not import torchvision
+
+    data = load_dataset(dataset, train_size=train_size, test_size=test_size)
+    return data.train_images, data.test_images
+
+
+def train_briefly(model, train_images, *, steps, batch_size=128, lr=2e-3, loss_fn=None, seed=0):
+    """Train ``model`` on CPU with Adam for a fixed number of steps on seeded shuffled batches, the same budget for
+    every design, and return the model in eval mode. ``loss_fn(model, images)`` defaults to the MSE per pixel."""
+    loss_fn = loss_fn or (lambda m, x: F.mse_loss(m(x), x))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model.train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        order = torch.empty(0, dtype=torch.long)
+        for _ in range(steps):
+            if len(order) < batch_size:
+                order = torch.cat([order, torch.randperm(len(train_images), generator=generator)])
+            batch, order = train_images[order[:batch_size]], order[batch_size:]
+            optimizer.zero_grad()
+            loss = loss_fn(model, batch)
+            if not torch.isfinite(loss):
+                raise Mistake(f"the training loss became {loss.item()} during the check's training: is a log "
+                              "taken of 0, or the learning rate too high for your design?")
+            loss.backward()
+            optimizer.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def mse_on(model, images, batch_size=1000):
+    """Mean squared error per pixel of ``model`` on ``images``."""
+    total = sum(F.mse_loss(model(batch), batch, reduction="sum").item() for batch in images.split(batch_size))
+    return total / images.numel()

@@ -43,7 +43,11 @@ class ImageData(NamedTuple):
     test_images: torch.Tensor
     test_labels: torch.Tensor
     classes: list
-    source: str  # the folder the files were read from, so a notebook can say what it trained on
+    source: str  # the folder the files were read from
+    description: str = ""  # in plain words, what this data is: which set, how many images, full or reduced
+
+
+OFFICIAL_SIZES = (60_000, 10_000)  # MNIST's and Fashion-MNIST's official training and test sets
 
 
 def load_dataset(name="mnist", train_size=None, test_size=None):
@@ -51,12 +55,29 @@ def load_dataset(name="mnist", train_size=None, test_size=None):
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}: choose one of {sorted(DATASETS)}.")
     full = _load_full(name, os.environ.get(DATA_DIR_ENV, ""))
-    return full._replace(
+    data = full._replace(
         train_images=full.train_images[:train_size],
         train_labels=full.train_labels[:train_size],
         test_images=full.test_images[:test_size],
         test_labels=full.test_labels[:test_size],
     )
+    return data._replace(description=_describe(name, data, full))
+
+
+def _describe(name, data, full):
+    """What a notebook trained on, in words that a stored output can carry (no machine path)."""
+    label = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}[name]
+    parts = []
+    for split, used, available, official in [("training", data.train_images, full.train_images, OFFICIAL_SIZES[0]),
+                                             ("test", data.test_images, full.test_images, OFFICIAL_SIZES[1])]:
+        parts.append(f"{len(used):,} {split} images" + (f" (the first {len(used):,} of {len(available):,})"
+                                                          if len(used) < len(available) else ""))
+    text = f"{label}: {parts[0]} and {parts[1]}"
+    if (len(full.train_images), len(full.test_images)) != OFFICIAL_SIZES:
+        text += (f". These come from a reduced copy of {label} ({len(full.train_images):,} training and "
+                 f"{len(full.test_images):,} test images instead of 60,000 and 10,000), so the numbers printed "
+                 "here differ from those of a run on the full set")
+    return text + "."
 
 
 @lru_cache(maxsize=None)  # keyed on the offline folder too, so changing COURSE_DATA_DIR is honoured
