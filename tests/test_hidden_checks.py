@@ -15,7 +15,7 @@ from utils.checks import Exercise, Mistake
 from utils.reference import (nb02_convolutional_autoencoder as ref02, nb04_sparse_autoencoder as ref04,
                              nb05_contractive_autoencoder as ref05, nb06_variational_autoencoder as ref06)
 
-TOPICS = ["linear", "conv", "denoising", "sparse", "contractive", "vae", "applications"]
+TOPICS = ["linear", "conv", "denoising", "sparse", "contractive", "vae", "anomaly", "compression"]
 
 
 def public_module(topic):
@@ -231,10 +231,10 @@ PUBLIC_PASSES_HIDDEN_FAILS = {
     ("vae", "reparameterize"): [sample_with_a_fixed_seed],
     ("vae", "kl_divergence"): [kl_with_clamped_logvar],
     ("vae", "elbo_loss"): [elbo_clamping_in_place],
-    ("applications", "threshold_at_false_alarm_rate"): [threshold_by_index],
-    ("applications", "precision_recall"): [precision_recall_at_or_above],
-    ("applications", "tabular_autoencoder"): [tabular_with_relu_code, tabular_32_wide],
-    ("applications", "quantise"): [quantise_in_bytes],
+    ("anomaly", "threshold_at_false_alarm_rate"): [threshold_by_index],
+    ("anomaly", "precision_recall"): [precision_recall_at_or_above],
+    ("anomaly", "tabular_autoencoder"): [tabular_with_relu_code, tabular_32_wide],
+    ("compression", "quantise"): [quantise_in_bytes],
 }
 
 # sample_images: the public check already probes what a learner plausibly gets wrong (the decoder called, n codes of

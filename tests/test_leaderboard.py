@@ -31,11 +31,19 @@ def test_readme_has_both_leaderboards():
         assert len(table(block)) == 8
 
 
-def test_notebook_07_and_the_leaderboard_hold_out_the_same_class_on_the_same_split():
-    notebook = nbformat.read(build.ROOT / "solutions" / "07_autoencoders_at_work.ipynb", as_version=4)
-    source = next(cell.source for cell in notebook.cells if "parameters" in cell.metadata.get("tags", []))
-    assert f"ANOMALY_CLASS = {script.ANOMALY_CLASS} " in source
+def parameters_cell(stem):
+    notebook = nbformat.read(build.ROOT / "solutions" / f"{stem}.ipynb", as_version=4)
+    return next(cell.source for cell in notebook.cells if "parameters" in cell.metadata.get("tags", []))
+
+
+@pytest.mark.parametrize("stem", ["07_anomaly_detection", "08_compression_and_representations"])
+def test_notebooks_07_and_08_measure_on_the_leaderboards_split(stem):
+    source = parameters_cell(stem)
     assert f"TRAIN_SIZE = {script.TRAIN_SIZE:_}" in source and f"TEST_SIZE = {script.TEST_SIZE:_}" in source
+
+
+def test_notebook_07_and_the_leaderboard_hold_out_the_same_class():
+    assert f"ANOMALY_CLASS = {script.ANOMALY_CLASS} " in parameters_cell("07_anomaly_detection")
 
 
 def test_the_readme_mnist_leaderboard_is_what_the_script_produces(monkeypatch):

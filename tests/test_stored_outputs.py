@@ -19,7 +19,8 @@ NOT_FROM_OUTPUTS = {
     "04_sparse_autoencoder": {"0.05"},
     "05_contractive_autoencoder": {"30 s"},
     "06_variational_autoencoder": {"105.6", "1606.05908"},
-    "07_autoencoders_at_work": {"0.0103", "0.0174", "0.1", "024 bits", "960 bits"},
+    "07_anomaly_detection": {"0.0103", "0.0174", "0.1"},
+    "08_compression_and_representations": {"024 bits", "960 bits"},
 }
 
 

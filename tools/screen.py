@@ -49,7 +49,7 @@ ALLOWED_IMPORTS = {
     "torch.special", "torch.optim", "torch.utils.data", "torch.autograd",
     "numpy", "math", "itertools", "functools", "collections", "typing", "dataclasses", "statistics", "random",
     "utils", "utils.data", "utils.models", "utils.train", "utils.pca", "utils.viz", "utils.device",
-    "sklearn.metrics",  # notebook 07 uses scikit-learn; tests/test_checks_applications.py accepts precision_score
+    "sklearn.metrics",  # notebook 07 uses scikit-learn; tests/test_checks_anomaly.py accepts precision_score
 }
 # These packages' submodules are numeric code too (torch.nn.init, torch.distributions.normal, torch.optim.lr_scheduler).
 ALLOWED_IMPORT_PACKAGES = ("torch.nn.", "torch.distributions.", "torch.optim.", "torch.utils.data.")

@@ -1,4 +1,4 @@
-"""The leaderboard's measurements: what notebook 07 reports for each variant, and tools/leaderboard.py for the README.
+"""The leaderboard's measurements: what notebook 08 reports for each variant, and tools/leaderboard.py for the README.
 
 Every number is measured on the test images of one split; the columns are
 - test MSE per pixel and PSNR (mean of per-image values, dB) of the reconstruction from the code,

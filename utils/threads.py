@@ -209,7 +209,7 @@ def _fixed_threads():
 
 
 def _limit_blas(threads):
-    # numpy and scikit-learn (notebook 07) use their own BLAS and OpenMP pools, which spin on shared cores the same
+    # numpy and scikit-learn (notebooks 07-08) use their own BLAS and OpenMP pools, which spin on shared cores the same
     # way; threadpoolctl comes with scikit-learn. Without it, only torch is limited.
     try:
         from threadpoolctl import threadpool_limits

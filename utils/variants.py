@@ -1,4 +1,4 @@
-"""The main model of each of notebooks 01-06, built and trained as that notebook trains it, so that notebook 07 and
+"""The main model of each of notebooks 01-06, built and trained as that notebook trains it, so that notebook 08 and
 the leaderboard (tools/leaderboard.py) compare the models the course teaches, not look-alikes.
 
 The architectures and losses are the notebooks' own (imported from their generated references); the settings are

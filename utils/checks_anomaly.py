@@ -1,12 +1,11 @@
-"""Checks for notebook 07, autoencoders at work. Thresholds are checked by the false-alarm rate they give,
-precision and recall against counts made here, the tabular model by what it does to data of other widths and
-signs, quantisation against the formula on many codes and bit depths."""
+"""Checks for notebook 07, anomaly detection. Thresholds are checked by the false-alarm rate they give, precision
+and recall against counts made here, the tabular model by what it does to data of other widths and signs."""
 import torch
 from torch import nn
 
 from .checks import Mistake, as_float, close, exercise, name_known_mistake
 
-REFERENCE = "nb07_autoencoders_at_work"
+REFERENCE = "nb07_anomaly_detection"
 
 
 def _skewed_scores(n=1000, seed=0):
@@ -139,62 +138,3 @@ def tabular_autoencoder(build):
                                                               nn.LeakyReLU, nn.SiLU)) for m in model.modules()):
             raise Mistake("two linear layers with nothing between them make a linear model, which PCA already "
                           "solves: give the encoder a hidden layer with a nonlinearity (e.g. nn.ReLU).")
-
-
-def _quantise_oracle(codes, low, high, bits):
-    steps = 2 ** bits - 1
-    codes, low, high = codes.double(), low.double(), high.double()
-    index = torch.round((torch.minimum(torch.maximum(codes, low), high) - low) / (high - low) * steps)
-    return low + index * (high - low) / steps
-
-
-@exercise("4", "quantising a code", 3, f"{REFERENCE}.quantise")
-def quantise(quantise_codes):
-    generator = torch.Generator().manual_seed(0)
-    low = torch.tensor([-1.0, 0.0, 2.0, -0.5])
-    high = torch.tensor([1.0, 3.0, 2.5, 0.5])
-    codes = low + (high - low) * (torch.rand(500, 4, generator=generator) * 1.2 - 0.1)  # 10 % beyond each end
-    codes[:, 1] = codes[:, 1].clamp(min=0.0)  # dimension 1 as after a ReLU: many codes exactly at the low end
-    original = codes.clone()
-    for bits in (1, 2, 3, 5, 8):
-        returned = quantise_codes(codes, low, high, bits)
-        if not torch.equal(codes, original):
-            raise Mistake("your function changed the codes in place: return a new tensor.")
-        if not isinstance(returned, torch.Tensor) or returned.shape != codes.shape:
-            shape = tuple(returned.shape) if isinstance(returned, torch.Tensor) else type(returned).__name__
-            raise Mistake(f"return the quantised codes shaped like the input, {tuple(codes.shape)}; got {shape}.")
-        want = _quantise_oracle(codes, low, high, bits)
-        if torch.allclose(returned.double(), want, atol=1e-5):
-            continue
-        if returned.isnan().any():
-            raise Mistake(f"with bits = {bits} some quantised codes are NaN, a division by zero: b bits give 2**bits "
-                          "levels and 2**bits − 1 steps from low to high (with `bits` levels, 1 bit has no step).")
-        steps = 2 ** bits - 1
-        clamped = torch.minimum(torch.maximum(codes, low), high)
-        scaled = (clamped - low) / (high - low)
-        batch_low, batch_high = codes.min(dim=0).values, codes.max(dim=0).values
-        known = [
-            (torch.round(scaled * steps), "you returned the level numbers (0 … 2**bits − 1): map them back to code "
-                                          "values, low + level · (high − low) / (2**bits − 1), so the decoder can use "
-                                          "them"),
-            (low + torch.round(scaled * 2 ** bits) * (high - low) / 2 ** bits,
-             "2**bits + 1 levels, one too many (it would need an extra bit): the 2**bits levels run from low to high "
-             "in 2**bits − 1 steps"),
-            (low + torch.floor(scaled * steps) * (high - low) / steps,
-             "you rounded down (floor, or int()): every code moves down, up to a whole step; round to the nearest "
-             "level with torch.round"),
-            (low + torch.round(((codes - low) / (high - low)).clamp(0, 1) * (bits - 1)) * (high - low) / max(bits - 1, 1)
-             if bits > 1 else None, "you used `bits` levels: b bits give 2**bits levels"),
-            (low + torch.round((codes - low) / (high - low) * steps) * (high - low) / steps,
-             "codes outside [low, high] give levels that do not exist: clamp the codes to [low, high] first"),
-            (batch_low + torch.round((codes - batch_low) / (batch_high - batch_low) * steps)
-             * (batch_high - batch_low) / steps,
-             "you took the range from this batch of codes: use the low and high you are given (from the training "
-             "codes), so that the sender and the receiver agree on the levels"),
-        ]
-        for wrong, hint in known:
-            if wrong is not None and torch.allclose(returned.double(), wrong.double(), atol=1e-5):
-                raise Mistake(hint + ".")
-        worst = (returned.double() - want).abs().max().item()
-        raise Mistake(f"with bits = {bits} some codes are off by up to {worst:.3g} from the nearest of the 2**bits "
-                      "levels evenly spaced from low to high (codes outside the range clamped).")

@@ -1,12 +1,12 @@
-"""Hidden checks for notebook 07 (utils/checks_applications.py). The public checks take thresholds at rates 0.05
-and 0.2 of 1,000 scores, precision and recall at thresholds that equal no score, tabular models of 30 and 13
-features without counting their parameters, and quantisation at 1, 2, 3, 5 and 8 bits: here rates 0, 0.3 and 1 on
-small sets, a threshold equal to a score, a batch of one, the prescribed layout at other sizes, and 4, 6, 10 bits."""
+"""Hidden checks for notebook 07 (utils/checks_anomaly.py). The public checks take thresholds at rates 0.05 and 0.2
+of 1,000 scores, precision and recall at thresholds that equal no score, tabular models of 30 and 13 features
+without counting their parameters: here rates 0, 0.3 and 1 on small sets, a threshold equal to a score, a batch of
+one, and the prescribed layout at other sizes."""
 import torch
 from torch import nn
 
 from utils.checks import Mistake
-from utils.reference import nb07_autoencoders_at_work as reference
+from utils.reference import nb07_anomaly_detection as reference
 
 from ._support import _call, _close, _grads_everywhere, _number, _parameter_count, _tensor, _unchanged
 
@@ -71,32 +71,3 @@ def tabular_autoencoder(build):
         if not (codes < 0).any():
             raise Mistake(f"{case}, the codes of 64 standardised rows are never negative.")
         _grads_everywhere(model, model(rows), case)
-
-
-def _codes_near_levels(n, low, high, bits, seed, far=True):
-    """Codes within 0.4 of a step from a level (so that the nearest level is never a near tie, whatever the
-    rounding error of a correct implementation), some beyond either end; with ``far``, the first code has numbers
-    far outside the range and one exactly at an end."""
-    generator = torch.Generator().manual_seed(seed)
-    steps = 2 ** bits - 1
-    level = torch.randint(-steps // 5, steps + steps // 5 + 1, (n, len(low)), generator=generator)
-    offset = torch.rand(n, len(low), generator=generator) * 0.8 - 0.4
-    codes = low + (level + offset) * (high - low) / steps
-    if far:
-        codes[0] = torch.tensor([100.0, -100.0, 4.0])
-    return codes
-
-
-def quantise(quantise_codes):
-    low, high = torch.tensor([-2.0, 0.0, 1.0]), torch.tensor([2.0, 0.5, 4.0])
-    for n, bits, far in [(1, 4, True), (50, 6, True), (50, 10, True), (1, 10, False)]:
-        case = f"with {n} code{'s' if n > 1 else ''} of 3 numbers and bits={bits}"
-        codes = _codes_near_levels(n, low, high, bits, seed=bits + n, far=far)
-        copies = codes.clone(), low.clone(), high.clone()
-        returned = _call(case, quantise_codes, codes, low, high, bits)
-        _unchanged([(codes, copies[0], "the codes"), (low, copies[1], "low"), (high, copies[2], "high")], case)
-        returned = _tensor(returned, case, shape=codes.shape, dtype=torch.float32)
-        expected = reference.quantise(codes.double(), low.double(), high.double(), bits)
-        if not _close(returned, expected, rtol=0, atol=1e-5):
-            worst = (returned.double() - expected).abs().max().item()
-            raise Mistake(f"{case}, some quantised values are off by up to {worst:.3g} from the correct levels.")

@@ -1,0 +1,208 @@
+"""Notebook 08's checks: planted wrong quantisers, bit counts and standardisations are rejected with a hint that
+names the mistake; correct ones written differently from the solution are accepted."""
+import math
+from collections import Counter
+
+import pytest
+import torch
+
+from utils import checks_compression as check
+from utils.reference import nb08_compression_and_representations as reference
+
+from planted import assert_accepted, assert_reference_passes_and_stub_is_not_attempted, assert_rejected
+
+
+def quantise_with(levels=None, rounding=torch.round, clamp=True, indices=False, batch_range=False):
+    def quantise(codes, low, high, bits):
+        if batch_range:
+            low, high = codes.min(dim=0).values, codes.max(dim=0).values
+        steps = (levels(bits) if levels else 2 ** bits) - 1
+        values = torch.minimum(torch.maximum(codes, low), high) if clamp else codes
+        level = rounding((values - low) / (high - low) * steps)
+        return level if indices else low + level * (high - low) / steps
+    return quantise
+
+
+def quantise_in_place(codes, low, high, bits):
+    steps = 2 ** bits - 1
+    codes.clamp_(min=low, max=high)
+    return low + torch.round((codes - low) / (high - low) * steps) * (high - low) / steps
+
+
+WRONG_QUANTISERS = {
+    "level numbers returned": (quantise_with(indices=True), "level numbers"),
+    "one level too many": (quantise_with(levels=lambda bits: 2 ** bits + 1), "one too many"),
+    "floor": (quantise_with(rounding=torch.floor), "rounded down"),
+    "bits levels": (quantise_with(levels=lambda bits: bits), "`bits` levels"),
+    "no clamp": (quantise_with(clamp=False), "clamp the codes"),
+    "the batch's range": (quantise_with(batch_range=True), "range from this batch"),
+    "in place": (quantise_in_place, "in place"),
+    "unchanged": (lambda codes, low, high, bits: codes.clone(), "off by up to"),
+    "flattened": (lambda codes, low, high, bits: quantise_with()(codes, low, high, bits).flatten(), "shaped like"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_QUANTISERS)
+def test_wrong_quantisers_are_named(mistake):
+    assert_rejected(check.quantise, *WRONG_QUANTISERS[mistake])
+
+
+def test_a_quantiser_written_another_way_passes():
+    def quantise(codes, low, high, bits):
+        grid = torch.stack([torch.linspace(lo, hi, 2 ** bits) for lo, hi in zip(low.tolist(), high.tolist())], dim=1)
+        nearest = (codes.unsqueeze(1) - grid.unsqueeze(0)).abs().argmin(dim=1)  # (N, k) level index per number
+        return torch.gather(grid, 0, nearest)
+
+    assert_accepted(check.quantise, quantise)
+
+
+def entropy_with(log=torch.log2, reduce=sum, pooled=False, joint=False, distinct_only=False, sign=-1):
+    def bits(codes):
+        if joint:
+            columns = [torch.unique(codes, dim=0, return_inverse=True)[1].double()]
+        elif pooled:
+            columns = [codes.flatten()] * (codes.shape[1] if pooled == "times k" else 1)
+        else:
+            columns = list(codes.T)
+        entropies = []
+        for column in columns:
+            _, counts = torch.unique(column, return_counts=True)
+            p = counts.double() / len(column)
+            entropies.append(math.log2(len(counts)) if distinct_only else sign * (p * log(p)).sum().item())
+        return reduce(entropies)
+    return bits
+
+
+def bits_in_place(codes):
+    codes.copy_(codes.sort(dim=0).values)  # sorting each column leaves its entropy, but reorders the caller's codes
+    return reference.bits_per_image(codes)
+
+
+WRONG_BITS = {
+    "nats": (entropy_with(log=torch.log), "nats"),
+    "sign flipped": (entropy_with(sign=1), "sign is flipped"),
+    "average over the code numbers": (entropy_with(reduce=lambda e: sum(e) / len(e)), "average over the code numbers"),
+    "log2 of the levels used": (entropy_with(distinct_only=True), "number of distinct values"),
+    "one histogram for all numbers": (entropy_with(pooled=True), "pooled"),
+    "one histogram, times k": (entropy_with(pooled="times k"), "pooled"),
+    "whole codes as symbols": (entropy_with(joint=True), "whole code (a row) as one symbol"),
+    "fixed-length bits": (lambda codes: codes.shape[1] * 3, "5.75 bits per image"),
+    "in place": (bits_in_place, "in place"),
+    "a tensor of entropies": (lambda codes: torch.tensor([0.0, 1.0, 1.75, 3.0]), "one number"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_BITS)
+def test_wrong_bit_counts_are_named(mistake):
+    assert_rejected(check.bits_per_image, *WRONG_BITS[mistake])
+
+
+def test_bit_counts_written_other_ways_pass():
+    def with_counter(codes):
+        total = 0.0
+        for column in codes.T.tolist():
+            counts = Counter(column)
+            total -= sum(n / len(column) * math.log2(n / len(column)) for n in counts.values())
+        return total
+
+    def with_torch_distributions(codes):
+        total = torch.tensor(0.0)
+        for column in codes.T:
+            _, counts = torch.unique(column, return_counts=True)
+            total = total + torch.distributions.Categorical(probs=counts.double()).entropy() / math.log(2)
+        return total  # a 0-d tensor
+
+    assert_accepted(check.bits_per_image, with_counter)
+    assert_accepted(check.bits_per_image, with_torch_distributions)
+
+
+def standardise_with(stats_from="train", dim=0, guard=True, divide=True, eps=None):
+    def standardise(train, test):
+        source = {"train": train, "test": test, "both": torch.cat([train, test])}[stats_from]
+        if dim is None:
+            mean, std = source.mean(), source.std()
+        else:
+            mean, std = source.mean(dim=dim, keepdim=True), source.std(dim=dim, keepdim=True)
+        if eps is not None:
+            std = std + eps
+        elif guard:
+            std = torch.where(std > 0, std, torch.ones_like(std))
+        if not divide:
+            std = torch.ones_like(std)
+        if dim == 1:
+            test_mean = test.mean(dim=1, keepdim=True)
+            test_std = test.std(dim=1, keepdim=True)
+            return (train - mean) / std, (test - test_mean) / test_std
+        if stats_from == "test":
+            train_mean, train_std = train.mean(dim=0), train.std(dim=0)
+            return (train - train_mean) / torch.where(train_std > 0, train_std, torch.ones_like(train_std)), (test - mean) / std
+        if stats_from == "both":
+            train_mean, train_std = train.mean(dim=0), train.std(dim=0)
+            return (train - train_mean) / torch.where(train_std > 0, train_std, torch.ones_like(train_std)), (test - mean) / std
+        return (train - mean) / std, (test - mean) / std
+    return standardise
+
+
+def standardise_in_place(train, test):
+    mean, std = train.mean(dim=0), train.std(dim=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return train.sub_(mean).div_(std), test.sub_(mean).div_(std)
+
+
+WRONG_STANDARDISATIONS = {
+    "test codes by their own statistics": (standardise_with(stats_from="test"), "their own mean"),
+    "statistics of train and test together": (standardise_with(stats_from="both"), "together"),
+    "no guard for a dead unit": (standardise_with(guard=False), "dead unit"),
+    "a tiny epsilon for a dead unit": (standardise_with(eps=1e-8), "tiny number"),
+    "one mean for the whole tensor": (standardise_with(dim=None), "whole tensor"),
+    "each row across its numbers": (standardise_with(dim=1), "each code (row)"),
+    "centred only": (standardise_with(divide=False), "centred but not divided"),
+    "in place": (standardise_in_place, "in place"),
+    "one tensor": (lambda train, test: standardise_with()(train, test)[0], "two tensors"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_STANDARDISATIONS)
+def test_wrong_standardisations_are_named(mistake):
+    assert_rejected(check.standardise, *WRONG_STANDARDISATIONS[mistake])
+
+
+def test_standardisations_written_other_ways_pass():
+    def with_population_std(train, test):  # numpy's and scikit-learn's N in the denominator
+        mean = train.mean(dim=0)
+        std = train.std(dim=0, unbiased=False)
+        std[std == 0] = 1.0
+        return (train - mean) / std, (test - mean) / std
+
+    def with_numpy(train, test):
+        import numpy as np
+        a, b = train.numpy(), test.numpy()
+        mean, std = a.mean(axis=0), a.std(axis=0)
+        std = np.where(std == 0, 1.0, std)
+        return torch.from_numpy((a - mean) / std), torch.from_numpy((b - mean) / std)
+
+    assert_accepted(check.standardise, with_population_std)
+    assert_accepted(check.standardise, with_numpy)
+
+
+def dead_means_zero(train, test):  # a dead unit taken to be one that is always 0, as after a ReLU
+    mean, std = train.mean(dim=0), train.std(dim=0)
+    std = torch.where((train == 0).all(dim=0), torch.ones_like(std), std)
+    return (train - mean) / std, (test - mean) / std
+
+
+def bits_squeezing(codes):  # squeeze() also drops the column of a code of one number
+    total = 0.0
+    for column in codes.squeeze().t():
+        _, counts = torch.unique(column, return_counts=True)
+        p = counts.double() / column.numel()
+        total += -(p * torch.log2(p)).sum().item()
+    return total
+
+
+HIDDEN_CATCHES = {"bits_per_image": [bits_squeezing], "standardise": [dead_means_zero]}
+
+
+@pytest.mark.parametrize("name", ["quantise", "bits_per_image", "standardise"])
+def test_references_pass_and_stubs_are_not_attempted(name):
+    assert_reference_passes_and_stub_is_not_attempted(getattr(check, name), getattr(reference, name))

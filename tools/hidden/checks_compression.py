@@ -1,0 +1,76 @@
+"""Hidden checks for notebook 08 (utils/checks_compression.py). The public checks take quantisation at 1, 2, 3, 5 and
+8 bits, the bits of 1,000 float32 codes of 4 numbers, and standardisation of 300 and 100 codes of 4 numbers: here 4,
+6 and 10 bits, one code of one number, a single column and float64 codes, and one training code against another."""
+import torch
+
+from utils.checks import Mistake
+from utils.reference import nb08_compression_and_representations as reference
+
+from ._support import _call, _close, _number, _tensor, _unchanged
+
+
+def _codes_near_levels(n, low, high, bits, seed, far=True):
+    """Codes within 0.4 of a step from a level (so that the nearest level is never a near tie, whatever the
+    rounding error of a correct implementation), some beyond either end; with ``far``, the first code has numbers
+    far outside the range and one exactly at an end."""
+    generator = torch.Generator().manual_seed(seed)
+    steps = 2 ** bits - 1
+    level = torch.randint(-steps // 5, steps + steps // 5 + 1, (n, len(low)), generator=generator)
+    offset = torch.rand(n, len(low), generator=generator) * 0.8 - 0.4
+    codes = low + (level + offset) * (high - low) / steps
+    if far:
+        codes[0] = torch.tensor([100.0, -100.0, 4.0])
+    return codes
+
+
+def quantise(quantise_codes):
+    low, high = torch.tensor([-2.0, 0.0, 1.0]), torch.tensor([2.0, 0.5, 4.0])
+    for n, bits, far in [(1, 4, True), (50, 6, True), (50, 10, True), (1, 10, False)]:
+        case = f"with {n} code{'s' if n > 1 else ''} of 3 numbers and bits={bits}"
+        codes = _codes_near_levels(n, low, high, bits, seed=bits + n, far=far)
+        copies = codes.clone(), low.clone(), high.clone()
+        returned = _call(case, quantise_codes, codes, low, high, bits)
+        _unchanged([(codes, copies[0], "the codes"), (low, copies[1], "low"), (high, copies[2], "high")], case)
+        returned = _tensor(returned, case, shape=codes.shape, dtype=torch.float32)
+        expected = reference.quantise(codes.double(), low.double(), high.double(), bits)
+        if not _close(returned, expected, rtol=0, atol=1e-5):
+            worst = (returned.double() - expected).abs().max().item()
+            raise Mistake(f"{case}, some quantised values are off by up to {worst:.3g} from the correct levels.")
+
+
+def bits_per_image(bits_of):
+    generator = torch.Generator().manual_seed(11)
+    one_column = torch.tensor([0.5, 0.5, 0.5, -1.0, -1.0, 2.0, 2.0, 2.0]).reshape(8, 1)  # shares 3/8, 2/8, 3/8
+    cases = [
+        (torch.tensor([[0.3, -1.2, 4.0]]), 0.0, "with the code of a single image"),
+        (one_column, None, "with codes of a single number"),
+        (torch.randint(0, 5, (200, 3), generator=generator).double() / 4 - 0.5, None, "with float64 codes"),
+    ]
+    for codes, want, case in cases:
+        copy_of = codes.clone()
+        got = _number(_call(case, bits_of, codes), case)
+        _unchanged([(codes, copy_of, "the codes")], case)
+        want = reference.bits_per_image(codes) if want is None else want
+        if not _close(got, want, rtol=1e-6, atol=1e-9):
+            raise Mistake(f"{case}, got {got:.4g} bits per image, which is not the sum of the columns' entropies.")
+
+
+def standardise(standardise_codes):
+    generator = torch.Generator().manual_seed(12)
+    train = torch.randn(40, 6, dtype=torch.float64, generator=generator) * 3 + 1
+    train[:, 4] = -2.0  # a dead unit at a value other than 0
+    cases = [(train, torch.randn(1, 6, dtype=torch.float64, generator=generator), "with float64 codes and one test "
+                                                                                   "code"),
+             (train[:, :1].float(), train[:3, :1].float(), "with codes of a single number")]
+    for train_codes, test_codes, case in cases:
+        copies = train_codes.clone(), test_codes.clone()
+        returned = _call(case, standardise_codes, train_codes, test_codes)
+        _unchanged([(train_codes, copies[0], "the training codes"), (test_codes, copies[1], "the test codes")], case)
+        if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+            raise Mistake(f"{case}, the result is not two tensors.")
+        got_train = _tensor(returned[0], case, shape=train_codes.shape, dtype=train_codes.dtype)
+        got_test = _tensor(returned[1], case, shape=test_codes.shape, dtype=test_codes.dtype)
+        want_train, want_test = reference.standardise(train_codes, test_codes)
+        for got, want, which in [(got_train, want_train, "training"), (got_test, want_test, "test")]:
+            if not _close(got, want, rtol=3e-2, atol=1e-3):
+                raise Mistake(f"{case}, the standardised {which} codes are not the expected ones.")

@@ -1,0 +1,194 @@
+"""Checks for notebook 08, compression and representations. Quantisation is checked against the formula on many
+codes and bit depths, the bits of a code against columns whose entropy is known exactly, and standardisation by
+what it does to training and test codes whose statistics differ."""
+import torch
+
+from .checks import Mistake, as_float, close, exercise, name_known_mistake
+
+REFERENCE = "nb08_compression_and_representations"
+
+
+def _quantise_oracle(codes, low, high, bits):
+    steps = 2 ** bits - 1
+    codes, low, high = codes.double(), low.double(), high.double()
+    index = torch.round((torch.minimum(torch.maximum(codes, low), high) - low) / (high - low) * steps)
+    return low + index * (high - low) / steps
+
+
+@exercise("1", "quantising a code", 3, f"{REFERENCE}.quantise")
+def quantise(quantise_codes):
+    generator = torch.Generator().manual_seed(0)
+    low = torch.tensor([-1.0, 0.0, 2.0, -0.5])
+    high = torch.tensor([1.0, 3.0, 2.5, 0.5])
+    codes = low + (high - low) * (torch.rand(500, 4, generator=generator) * 1.2 - 0.1)  # 10 % beyond each end
+    codes[:, 1] = codes[:, 1].clamp(min=0.0)  # dimension 1 as after a ReLU: many codes exactly at the low end
+    original = codes.clone()
+    for bits in (1, 2, 3, 5, 8):
+        returned = quantise_codes(codes, low, high, bits)
+        if not torch.equal(codes, original):
+            raise Mistake("your function changed the codes in place: return a new tensor.")
+        if not isinstance(returned, torch.Tensor) or returned.shape != codes.shape:
+            shape = tuple(returned.shape) if isinstance(returned, torch.Tensor) else type(returned).__name__
+            raise Mistake(f"return the quantised codes shaped like the input, {tuple(codes.shape)}; got {shape}.")
+        want = _quantise_oracle(codes, low, high, bits)
+        if torch.allclose(returned.double(), want, atol=1e-5):
+            continue
+        if returned.isnan().any():
+            raise Mistake(f"with bits = {bits} some quantised codes are NaN, a division by zero: b bits give 2**bits "
+                          "levels and 2**bits − 1 steps from low to high (with `bits` levels, 1 bit has no step).")
+        steps = 2 ** bits - 1
+        clamped = torch.minimum(torch.maximum(codes, low), high)
+        scaled = (clamped - low) / (high - low)
+        batch_low, batch_high = codes.min(dim=0).values, codes.max(dim=0).values
+        known = [
+            (torch.round(scaled * steps), "you returned the level numbers (0 … 2**bits − 1): map them back to code "
+                                          "values, low + level · (high − low) / (2**bits − 1), so the decoder can use "
+                                          "them"),
+            (low + torch.round(scaled * 2 ** bits) * (high - low) / 2 ** bits,
+             "2**bits + 1 levels, one too many (it would need an extra bit): the 2**bits levels run from low to high "
+             "in 2**bits − 1 steps"),
+            (low + torch.floor(scaled * steps) * (high - low) / steps,
+             "you rounded down (floor, or int()): every code moves down, up to a whole step; round to the nearest "
+             "level with torch.round"),
+            (low + torch.round(((codes - low) / (high - low)).clamp(0, 1) * (bits - 1)) * (high - low) / max(bits - 1, 1)
+             if bits > 1 else None, "you used `bits` levels: b bits give 2**bits levels"),
+            (low + torch.round((codes - low) / (high - low) * steps) * (high - low) / steps,
+             "codes outside [low, high] give levels that do not exist: clamp the codes to [low, high] first"),
+            (batch_low + torch.round((codes - batch_low) / (batch_high - batch_low) * steps)
+             * (batch_high - batch_low) / steps,
+             "you took the range from this batch of codes: use the low and high you are given (from the training "
+             "codes), so that the sender and the receiver agree on the levels"),
+        ]
+        for wrong, hint in known:
+            if wrong is not None and torch.allclose(returned.double(), wrong.double(), atol=1e-5):
+                raise Mistake(hint + ".")
+        worst = (returned.double() - want).abs().max().item()
+        raise Mistake(f"with bits = {bits} some codes are off by up to {worst:.3g} from the nearest of the 2**bits "
+                      "levels evenly spaced from low to high (codes outside the range clamped).")
+
+
+def _known_entropy_codes():
+    """1,000 quantised codes of 4 numbers whose frequencies are exact: a constant (0 bits), two values half and half
+    (1 bit), four values at 1/2, 1/4, 1/8, 1/8 (1.75 bits) and eight equally frequent values (3 bits): 5.75 bits."""
+    generator = torch.Generator().manual_seed(3)
+    columns = [torch.full((1000,), 0.25),
+               torch.tensor([-0.5, 0.5]).repeat_interleave(500),
+               torch.tensor([0.1, 0.3, 0.7, 0.9]).repeat_interleave(torch.tensor([500, 250, 125, 125])),
+               torch.linspace(-2.0, 1.5, 8).repeat_interleave(125)]
+    return torch.stack([column[torch.randperm(1000, generator=generator)] for column in columns], dim=1)
+
+
+def _entropy_bits(values):
+    """Empirical entropy in bits of a 1-D tensor's values."""
+    _, counts = torch.unique(values, return_counts=True)
+    p = counts.double() / len(values)
+    return -(p * torch.log2(p)).sum().item()
+
+
+@exercise("2", "the bits of a quantised code", 2, f"{REFERENCE}.bits_per_image")
+def bits_per_image(bits_of):
+    codes = _known_entropy_codes()
+    original = codes.clone()
+    returned = as_float(bits_of(codes), "the bits per image")
+    if not torch.equal(codes, original):
+        raise Mistake("your function changed the codes in place: leave them as they are.")
+    if close(returned, 5.75):
+        return
+    per_column = [0.0, 1.0, 1.75, 3.0]
+    distinct = [float(torch.log2(torch.tensor(float(len(torch.unique(column)))))) for column in codes.T]
+    joint = _entropy_bits(torch.unique(codes, dim=0, return_inverse=True)[1])
+    pooled = _entropy_bits(codes.flatten())
+    name_known_mistake(returned, [
+        (5.75 * torch.log(torch.tensor(2.0)).item(), "that is the entropy in nats (natural logarithm): use log2 "
+                                                     "for bits"),
+        (-5.75, "the sign is flipped: H = −Σ p log2 p is positive, since log2 p ≤ 0"),
+        (sum(per_column) / 4, "that is the average over the code numbers: an image's code holds all k of them, so "
+                              "add up their bits"),
+        (sum(distinct), "that is log2 of the number of distinct values per code number, the fixed-length cost of "
+                        "the levels used; an entropy coder spends −Σ p log2 p, less when some levels are far more "
+                        "common than others"),
+        (pooled, "you pooled the values of all the code numbers in one histogram: each code number has its own "
+                 "levels and frequencies, so take the entropy of each column (dim 0) and add them up"),
+        (pooled * 4, "you pooled the values of all the code numbers in one histogram: each code number has its own "
+                     "levels and frequencies, so take the entropy of each column (dim 0) and add them up"),
+        (joint, "you counted each whole code (a row) as one symbol: with 1,000 images that estimate can never "
+                "exceed log2(1000) bits and says little; code each number (column) separately and add their bits"),
+    ], rtol=1e-3)
+    raise Mistake(f"these 1,000 codes have columns of known entropy, 0 + 1 + 1.75 + 3 = 5.75 bits per image; yours "
+                  f"gave {returned:.4g}. For each column, p = how often each distinct value occurs / N.")
+
+
+def _statistics_differ():
+    """Training codes and test codes whose means and spreads differ, a dead unit (always 0 in training, not in the
+    test codes) and a unit on a scale of thousands."""
+    generator = torch.Generator().manual_seed(5)
+    train = torch.randn(300, 4, generator=generator) * torch.tensor([1.0, 3.0, 1.0, 2000.0]) + torch.tensor(
+        [0.5, -2.0, 0.0, 5000.0])
+    test = torch.randn(100, 4, generator=generator) * torch.tensor([2.0, 1.0, 1.0, 500.0]) + torch.tensor(
+        [1.5, 0.0, 0.0, 4000.0])
+    train[:, 2] = 0.0  # a dead unit on the training codes
+    test[:, 2] = torch.rand(100, generator=generator)
+    return train, test
+
+
+_LOOSE = {"rtol": 5e-3, "atol": 1e-3}  # the standard deviation with N or N − 1 in its denominator: both are fine
+
+
+def _standardised(train, test):
+    mean, std = train.mean(dim=0), train.std(dim=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return (train - mean) / std, (test - mean) / std
+
+
+@exercise("3", "standardising codes for a probe", 2, f"{REFERENCE}.standardise")
+def standardise(standardise_codes):
+    train, test = _statistics_differ()
+    copies = train.clone(), test.clone()
+    returned = standardise_codes(train, test)
+    if not (torch.equal(train, copies[0]) and torch.equal(test, copies[1])):
+        raise Mistake("your function changed the codes in place: return new tensors.")
+    if not isinstance(returned, (tuple, list)) or len(returned) != 2 or not all(
+            isinstance(part, torch.Tensor) for part in returned):
+        raise Mistake("return two tensors, (standardised training codes, standardised test codes).")
+    got_train, got_test = returned
+    if got_train.shape != train.shape or got_test.shape != test.shape:
+        raise Mistake(f"each result keeps its input's shape: {tuple(train.shape)} and {tuple(test.shape)}; got "
+                      f"{tuple(got_train.shape)} and {tuple(got_test.shape)}.")
+    if got_train.isnan().any() or got_test.isnan().any() or got_train.isinf().any() or got_test.isinf().any():
+        raise Mistake("some standardised values are NaN or infinite: a code number that never varies on the "
+                      "training codes (a dead unit) has standard deviation 0; divide by 1 there instead.")
+    want_train, want_test = _standardised(train, test)
+    if close(got_train, want_train, **_LOOSE) and close(got_test, want_test, **_LOOSE):
+        return
+    if close(got_train, want_train, **_LOOSE):
+        own = _standardised(test, test)[1]
+        both = torch.cat([train, test])
+        pooled = _standardised(both, test)[1]
+        live = [0, 1, 3]
+        if close(got_test[:, live], want_test[:, live], **_LOOSE):
+            raise Mistake(f"the dead unit (a code number that is 0 on every training code) comes out as large as "
+                          f"{got_test[:, 2].abs().max().item():.3g} on the test codes: you divided by a tiny number; "
+                          "divide by 1 where the training standard deviation is 0 (as scikit-learn's StandardScaler "
+                          "does), so that it stays on the scale of the others.")
+        if close(got_test, own, **_LOOSE):
+            raise Mistake("the test codes were standardised with their own mean and standard deviation: that lets "
+                          "the test set shape the probe's input; use the training codes' statistics for both.")
+        if close(got_test, pooled, **_LOOSE):
+            raise Mistake("the statistics came from the training and test codes together: the test codes must not "
+                          "shape the probe; use the training codes' mean and standard deviation only.")
+        raise Mistake("the training codes are right, the test codes not: subtract the training codes' mean and "
+                      "divide by their standard deviation.")
+    flat_mean, flat_std = train.mean(), train.std()
+    if close(got_train, (train - flat_mean) / flat_std, **_LOOSE):
+        raise Mistake("one mean and one standard deviation for the whole tensor: each code number (column) has its "
+                      "own scale, so take them along dim 0.")
+    rows = (train - train.mean(dim=1, keepdim=True)) / train.std(dim=1, keepdim=True)
+    if close(got_train, rows, **_LOOSE):
+        raise Mistake("you standardised each code (row) across its numbers: standardise each code number (column) "
+                      "across the images, dim 0.")
+    mean = train.mean(dim=0)
+    if close(got_train, train - mean, **_LOOSE):
+        raise Mistake("the codes are centred but not divided by the standard deviation: a unit on a scale of "
+                      "thousands would still dominate.")
+    raise Mistake("the standardised training codes should have mean 0 and standard deviation 1 in each column "
+                  "(a dead column stays 0).")
