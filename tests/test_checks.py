@@ -9,7 +9,7 @@ from utils.checks import CheckFailed, Mistake, choice, exercise, question
 demo = types.ModuleType("demo_checks")
 
 
-@exercise("1", "doubling", 2, "nb01_linear_autoencoder.train_step")  # any real reference will do
+@exercise("1", "doubling", 2, "nb01_linear_autoencoder.train")  # any real reference will do
 def doubling(double):
     if double(3) != 6:
         raise Mistake("double(3) should be 6.")
@@ -59,7 +59,7 @@ def test_strict_mode_raises_on_unfinished_and_wrong_work(monkeypatch):
 
 
 def test_score_summary_counts_every_exercise_even_unrun(capsys):
-    second = exercise("2", "tripling", 3, "nb01_linear_autoencoder.train_step")(lambda f: None)
+    second = exercise("2", "tripling", 3, "nb01_linear_autoencoder.train")(lambda f: None)
     demo.tripling = second
     try:
         doubling(lambda x: 2 * x)
@@ -79,7 +79,7 @@ def test_checks_do_not_disturb_the_notebooks_random_numbers():
     assert torch.equal(torch.rand(3), expected)
 
 
-@question("3", "which is larger", 1, "nb01_linear_autoencoder.train_step", "because 3 > 2.")
+@question("3", "which is larger", 1, "nb01_linear_autoencoder.train", "because 3 > 2.")
 def which_is_larger(answer):
     if choice(answer, ("a", "b")) != "a":
         raise Mistake("compare them again.")

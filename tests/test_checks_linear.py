@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import utils
 from utils import Autoencoder, checks_linear as check
 from utils.reference import nb01_linear_autoencoder as reference
 
@@ -68,93 +69,175 @@ def test_model_written_another_way_passes():
     assert_accepted(check.build_autoencoder, Seed)
 
 
-def step_summing(model, optimizer, images):
-    optimizer.zero_grad()
-    loss = F.mse_loss(model(images), images, reduction="sum")
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+def make_train(*, shuffle="each epoch", last_batch=True, zero_grad=True, optimizer="adam once", train_mode=True,
+               eval_mode=True, no_grad=True, evaluate="after each epoch", bookkeeping="per image", seed=None,
+               device=True):
+    """A training loop like the solution's, with one thing done wrong (or differently) as the arguments say."""
+    def train(model, train_images, test_images, *, epochs, batch_size, lr):
+        if seed is not None:
+            torch.manual_seed(seed)
+        where = next(model.parameters()).device if device else torch.device("cpu")
+        make = (lambda: torch.optim.SGD(model.parameters(), lr=lr)) if optimizer == "sgd" else \
+            (lambda: torch.optim.Adam(model.parameters(), lr=lr))
+        opt = make()
+        fixed = torch.randperm(len(train_images))
+        train_losses, test_losses = [], []
+
+        def test_loss():
+            if eval_mode:
+                model.train(False)
+            with torch.set_grad_enabled(not no_grad):
+                test = test_images.to(where)
+                return F.mse_loss(model(test), test).item()
+
+        for epoch in range(epochs):
+            if evaluate == "before" :
+                test_losses.append(test_loss())
+            if train_mode:
+                model.train()
+            if optimizer == "adam per epoch":
+                opt = make()
+            order = {"each epoch": torch.randperm(len(train_images)), "once": fixed,
+                     "never": torch.arange(len(train_images))}[shuffle]
+            batches = order.split(batch_size)
+            if not last_batch and len(batches[-1]) < batch_size:
+                batches = batches[:-1]
+            total, losses = 0.0, []
+            for indices in batches:
+                batch = train_images[indices].to(where)
+                if zero_grad:
+                    opt.zero_grad()
+                loss = F.mse_loss(model(batch), batch)
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(batch)
+                losses.append(loss.item())
+            train_losses.append({"per image": total / len(train_images), "batch mean": sum(losses) / len(losses),
+                                 "seed article": sum(l * batch_size for l in losses) / len(losses),
+                                 "last batch": losses[-1]}[bookkeeping])
+            if evaluate == "after each epoch":
+                test_losses.append(test_loss())
+        if evaluate == "at the end":
+            test_losses = [test_loss()] * epochs
+        return train_losses, test_losses
+
+    return train
 
 
-def step_times_batch(model, optimizer, images):  # the seed article's bookkeeping, inside the step
-    optimizer.zero_grad()
-    loss = F.mse_loss(model(images), images)
-    loss.backward()
-    optimizer.step()
-    return loss.item() * images.size(0)
+def train_with_utils_fit(model, train_images, test_images, *, epochs, batch_size, lr):
+    history = utils.fit(model, train_images, test_images, epochs=epochs, batch_size=batch_size, lr=lr, progress=False)
+    return history.train_loss, history.test_loss
 
 
-def step_without_zero_grad(model, optimizer, images):
-    loss = F.mse_loss(model(images), images)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+def train_keeping_tensors(model, train_images, test_images, *, epochs, batch_size, lr):
+    train_losses, test_losses = reference.train(model, train_images, test_images, epochs=epochs,
+                                                batch_size=batch_size, lr=lr)
+    return [torch.tensor(x, requires_grad=True) for x in train_losses], test_losses
 
 
-def step_returning_tensor(model, optimizer, images):
-    optimizer.zero_grad()
-    loss = F.mse_loss(model(images), images)
-    loss.backward()
-    optimizer.step()
-    return loss
+def train_returning_history(model, train_images, test_images, *, epochs, batch_size, lr):
+    train_losses, test_losses = reference.train(model, train_images, test_images, epochs=epochs,
+                                                batch_size=batch_size, lr=lr)
+    return {"train": train_losses, "test": test_losses}
 
 
-def step_without_step(model, optimizer, images):
-    optimizer.zero_grad()
-    loss = F.mse_loss(model(images), images)
-    loss.backward()
-    return loss.item()
+def train_evaluating_on_training_images(model, train_images, test_images, *, epochs, batch_size, lr):
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    train_losses, test_losses = [], []
+    for _ in range(epochs):
+        model.train()
+        for indices in torch.randperm(len(train_images)).split(batch_size):
+            optimizer.zero_grad()
+            loss = F.mse_loss(model(train_images[indices]), train_images[indices])
+            loss.backward()
+            optimizer.step()
+        model.train(False)
+        with torch.no_grad():
+            train_losses.append(F.mse_loss(model(train_images), train_images).item())
+            test_losses.append(F.mse_loss(model(test_images), test_images).item())
+    return train_losses, test_losses
 
 
-def step_zero_grad_after_backward(model, optimizer, images):
-    loss = F.mse_loss(model(images), images)
-    loss.backward()
-    optimizer.zero_grad()
-    optimizer.step()
-    return loss.item()
+WRONG_LOOPS = {
+    "not shuffled": (make_train(shuffle="never"), "not shuffled"),
+    "shuffled once": (make_train(shuffle="once"), "same order"),
+    "last batch dropped": (make_train(last_batch=False), "skipped the last, smaller batch"),
+    "no zero_grad": (make_train(zero_grad=False), "zero_grad"),
+    "plain SGD": (make_train(optimizer="sgd"), "plain SGD"),
+    "a new Adam each epoch": (make_train(optimizer="adam per epoch"), "new optimiser was made every epoch"),
+    "no model.train() after evaluating": (make_train(train_mode=False), "model.train()"),
+    "no eval mode": (make_train(eval_mode=False), "model.train(False)"),
+    "evaluation with gradients": (make_train(no_grad=False), "torch.no_grad()"),
+    "evaluated before training": (make_train(evaluate="before"), "before the epoch's training"),
+    "evaluated once at the end": (make_train(evaluate="at the end"), "after every epoch"),
+    "mean of batch means": (make_train(bookkeeping="batch mean"), "smaller batch counts as much"),
+    "the seed article's bookkeeping": (make_train(bookkeeping="seed article"), "seed article"),
+    "last batch's loss": (make_train(bookkeeping="last batch"), "last batch's loss"),
+    "utils.fit": (train_with_utils_fit, "write that loop yourself"),
+    "loss tensors kept": (train_keeping_tensors, "loss.item()"),
+    "a dict returned": (train_returning_history, "return two lists"),
+    "train loss re-measured": (train_evaluating_on_training_images, "second pass"),
+}
 
 
-def step_wrong_target(model, optimizer, images):
-    optimizer.zero_grad()
-    loss = F.mse_loss(model(images), torch.zeros_like(images))
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+@pytest.mark.parametrize("mistake", WRONG_LOOPS)
+def test_wrong_training_loops_are_named(mistake):
+    assert_rejected(check.train, *WRONG_LOOPS[mistake])
 
 
-def step_loss_after_update(model, optimizer, images):
-    optimizer.zero_grad()
-    F.mse_loss(model(images), images).backward()
-    optimizer.step()
-    with torch.no_grad():
-        return F.mse_loss(model(images), images).item()
+def test_training_loop_written_another_way_passes():
+    def train(model, train_images, test_images, *, epochs, batch_size, lr):  # a DataLoader and utils.fit's bookkeeping
+        device = next(model.parameters()).device
+        loader = torch.utils.data.DataLoader(train_images, batch_size=batch_size, shuffle=True)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        criterion = nn.MSELoss()
+        history = {"train": [], "test": []}
+        for _ in range(epochs):
+            model.train()
+            running, seen = 0.0, 0
+            for batch in loader:
+                batch = batch.to(device)
+                optimizer.zero_grad(set_to_none=True)
+                loss = criterion(model(batch), batch)
+                loss.backward()
+                optimizer.step()
+                running += loss.item() * batch.size(0)
+                seen += batch.size(0)
+            history["train"].append(running / seen)
+            model.train(False)
+            total = 0.0
+            with torch.inference_mode():
+                for batch in test_images.split(7):
+                    batch = batch.to(device)
+                    total += F.mse_loss(model(batch), batch, reduction="sum").item()
+            history["test"].append(total / test_images.numel())
+        return history["train"], history["test"]
+
+    assert_accepted(check.train, train)
 
 
-@pytest.mark.parametrize("step, hint", [
-    (step_summing, "summed"),
-    (step_times_batch, "batch size"),
-    (step_without_zero_grad, "zero_grad() before loss.backward()"),
-    (step_returning_tensor, "loss.item()"),
-    (step_without_step, "did not change"),
-    (step_zero_grad_after_backward, "did not change"),
-    (step_wrong_target, "between model(images) and images"),
-    (step_loss_after_update, "before the step"),
-])
-def test_wrong_training_steps_are_named(step, hint):
-    assert_rejected(check.train_step, step, hint)
+def test_a_loop_that_ends_in_training_mode_passes():
+    def train(model, train_images, test_images, *, epochs, batch_size, lr):  # evaluation restores the mode, as fit's
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+        model.train()
+        train_losses, test_losses = [], []
+        for _ in range(epochs):
+            total = 0.0
+            for indices in torch.randperm(len(train_images)).split(batch_size):
+                batch = train_images[indices]
+                optimizer.zero_grad()
+                loss = ((model(batch) - batch) ** 2).mean()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(indices)
+            train_losses.append(total / len(train_images))
+            model.train(False)
+            with torch.no_grad():
+                test_losses.append(((model(test_images) - test_images) ** 2).mean().item())
+            model.train()
+        return train_losses, test_losses
 
-
-def test_training_step_written_another_way_passes():
-    criterion = nn.MSELoss()
-
-    def step(model, optimizer, images):
-        optimizer.zero_grad(set_to_none=True)
-        loss = criterion(model(images), images)
-        loss.backward()
-        optimizer.step()
-        return loss.detach().item()
-
-    assert_accepted(check.train_step, step)
+    assert_accepted(check.train, train)
 
 
 def pca_parts(train_images, k, centre=True, largest=True):
@@ -238,6 +321,95 @@ def test_pca_written_another_way_passes():
     assert_accepted(check.pca_reconstruction, pca_by_eigh)
 
 
-@pytest.mark.parametrize("name", ["build_autoencoder", "train_step", "pca_reconstruction"])
+@pytest.mark.parametrize("answer, hint", [("a", "invertible"), ("c", "Baldi & Hornik"), ("d", "'a', 'b', 'c'"),
+                                          (2, "'a', 'b', 'c'")])
+def test_wrong_answers_about_the_decoder_say_what_they_overlook(answer, hint):
+    assert_rejected(check.decoder_columns_are, answer, hint)
+
+
+def test_the_answer_about_the_decoder_is_normalised():
+    assert check.decoder_columns_are.run(" (B) ").status == "passed"
+
+
+class TiedThroughLinear(nn.Module):  # the encoder an nn.Linear; the decoder reuses its weight, transposed
+    def __init__(self, k, squeeze=False):
+        super().__init__()
+        self.encode = nn.Linear(784, k)
+        self.pixel_bias = nn.Parameter(torch.zeros(784))
+        self.squeeze = squeeze
+
+    def encoder(self, images):
+        return self.encode((images.squeeze() if self.squeeze else images).flatten(1))
+
+    def decoder(self, codes):
+        return F.linear(codes, self.encode.weight.t(), self.pixel_bias).unflatten(1, (1, 28, 28))
+
+    def forward(self, images):
+        return self.decoder(self.encoder(images))
+
+
+class Remembering(nn.Module):  # keeps the last images it encoded and hands them back: no compression at all
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1))
+        self.last = None
+
+    def encoder(self, images):
+        self.last = images
+        return images.flatten(1)[:, :8] * self.scale
+
+    def decoder(self, codes):
+        return self.last * self.scale
+
+
+def linear_without_ends(k):
+    return Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, k)),
+                       nn.Sequential(nn.Linear(k, 784), nn.Unflatten(1, (1, 28, 28))))
+
+
+def flattened_code():
+    return Autoencoder(nn.Flatten(), nn.Sequential(nn.Linear(784, 16), nn.Linear(16, 784), nn.Unflatten(1, (1, 28, 28))))
+
+
+WRONG_DESIGNS = {
+    "the seed's layout at k = 32, over budget": (lambda: seed_model(32), "over the budget of 26,000"),
+    "the seed's layout at k = 16": (lambda: seed_model(16), "the target is 0.025"),
+    "untied and linear at k = 16": (lambda: linear_without_ends(16), "PCA scores"),
+    "a code of 784 numbers": (flattened_code, "at most 32"),
+    "no encoder or decoder": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.Linear(32, 784),
+                                                    nn.Unflatten(1, (1, 28, 28))), "an encoder and a decoder"),
+    "the images kept from the last call": (Remembering, "from its code alone"),
+    "not a module": (lambda: "model", "nn.Module"),
+}
+
+
+@pytest.mark.parametrize("design", WRONG_DESIGNS)
+def test_designs_that_miss_are_told_by_how_much(design):
+    assert_rejected(check.build_small_autoencoder, *WRONG_DESIGNS[design])
+
+
+def test_a_tied_design_written_another_way_passes():
+    assert_accepted(check.build_small_autoencoder, lambda: TiedThroughLinear(32))
+
+
+def train_with_fixed_seed(model, train_images, test_images, *, epochs, batch_size, lr):  # "reproducible" shuffles
+    torch.manual_seed(0)
+    return reference.train(model, train_images, test_images, epochs=epochs, batch_size=batch_size, lr=lr)
+
+
+HIDDEN_CATCHES = {"train": [train_with_fixed_seed],
+                  "build_small_autoencoder": [lambda: TiedThroughLinear(32, squeeze=True)]}
+
+
+@pytest.mark.parametrize("name", ["build_autoencoder", "train", "pca_reconstruction", "decoder_columns_are",
+                                  "build_small_autoencoder"])
 def test_reference_passes_and_stub_is_not_attempted(name):
+    if name == "train":  # its stub takes keyword arguments: the notebook's stub, not planted's
+        assert_accepted(check.train, reference.train)
+
+        def stub(model, train_images, test_images, *, epochs, batch_size, lr):
+            raise NotImplementedError()
+
+        assert check.train.run(stub).status == "not attempted"
+        return
     assert_reference_passes_and_stub_is_not_attempted(getattr(check, name), getattr(reference, name))

@@ -27,7 +27,8 @@ def broken_submissions():
     crash = first_solution()  # a cell that raises at top level, after a correct definition
     cell(crash, "cell-14").source += "\nraise RuntimeError('a stray line')"
     body_error = first_solution()  # exercise 2's function raises when called
-    cell(body_error, "cell-18").source = "def train_step(model, optimizer, images):\n    return 1 / 0"
+    cell(body_error, "cell-18").source = ("def train(model, train_images, test_images, *, epochs, batch_size, lr):\n"
+                                          "    return 1 / 0")
     endless = first_solution()  # exercise 3 never returns
     cell(endless, "cell-25").source = "def pca_reconstruction(train_images, test_images, k):\n    while True:\n        pass"
     forged = nbformat.read(build.ROOT / "notebooks" / FIRST, as_version=4)  # nothing done, then a forged pass
@@ -93,18 +94,18 @@ def test_released_notebooks_get_zero_and_not_attempted(gradebook, name):
 def test_a_crashing_cell_is_named_and_the_rest_still_graded(gradebook):
     row = gradebook["crash.ipynb"]
     assert problems(row) == ["error in cell cell-14 (RuntimeError)"]
-    assert exercise_points(row)[:3] == ["2", "3", "3"]
+    assert exercise_points(row)[:3] == ["2", "4", "3"]
 
 
 def test_a_function_that_raises_scores_zero_for_its_exercise_only(gradebook):
     row = gradebook["body-error.ipynb"]
-    assert exercise_points(row)[:3] == ["2", "0", "3"] and row["points"] == "5"
+    assert exercise_points(row)[:3] == ["2", "0", "3"] and row["points"] == "9"
 
 
 def test_an_endless_loop_times_out_without_stopping_the_others(gradebook):
     row = gradebook["endless.ipynb"]
     assert any(part.startswith("timeout in cell") for part in problems(row)), row["status"]
-    assert exercise_points(row)[:3] == ["2", "3", "0"]
+    assert exercise_points(row)[:3] == ["2", "4", "0"]
 
 
 def test_a_forged_pass_in_an_added_cell_earns_nothing(gradebook):
@@ -120,12 +121,12 @@ def test_every_zero_says_why(gradebook):
 
 def test_a_deleted_check_cell_is_restored(gradebook):
     row = gradebook["no-check-cell.ipynb"]
-    assert (problems(row), row["points"]) == (["ok"], "8")
+    assert (problems(row), row["points"]) == (["ok"], "13")
 
 
 def test_a_deleted_solution_cell_is_a_missing_exercise(gradebook):
     row = gradebook["no-solution-cell.ipynb"]
-    assert problems(row) == ["missing exercise 3"] and exercise_points(row)[:3] == ["2", "3", "0"]
+    assert problems(row) == ["missing exercise 3"] and exercise_points(row)[:3] == ["2", "4", "0"]
     assert "3: missing" in row["reasons"]
 
 

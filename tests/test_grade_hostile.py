@@ -230,7 +230,7 @@ try:
     report_outcome(["allocated"])
 except MemoryError:
     report_outcome([])
-'''), dict(points=5, exercises=["2", "3", "0"], status_has=["(Blocked)"]))
+'''), dict(points=10, exercises=["2", "4", "0"], status_has=["(Blocked)"]))
 
     add("b8-huge-file.ipynb", 1, "write 1 GiB files to its home, /tmp and /dev/shm", with_added_cell(released(), f'''
 import os
@@ -259,7 +259,7 @@ report_outcome(succeeded)
 
 for line in range(110):
     print(str(line) * 2**20)
-'''), dict(points=8, status_has=["output over"]))
+'''), dict(points=13, status_has=["output over"]))
 
     # 2. Leaks ---------------------------------------------------------------------------------------------------
     add("c1-env-ename.ipynb", 2, "print, return and raise the kernel's environment (the exception's class name "
@@ -319,8 +319,8 @@ torch.allclose = lambda *args, **kwargs: True
 torch.equal = lambda *args, **kwargs: True
 
 
-def train_step(model, optimizer, images):
-    return 0.0
+def train(model, train_images, test_images, *, epochs, batch_size, lr):
+    return [], []
 '''), EX3, '''
 torch.Tensor.__eq__ = lambda self, other: torch.ones_like(self, dtype=torch.bool)
 
@@ -343,8 +343,8 @@ torch.__dict__["allclose"] = lambda *args, **kwargs: True
 vars(torch)["isclose"] = lambda a, b, **kwargs: torch.ones_like(a, dtype=torch.bool)
 
 
-def train_step(model, optimizer, images):
-    return 0.0
+def train(model, train_images, test_images, *, epochs, batch_size, lr):
+    return [], []
 '''), EX3, '''
 import importlib
 import utils.checks_linear
@@ -384,11 +384,11 @@ def rewrite():
 threading.Thread(target=rewrite, daemon=True).start()
 
 
-def train_step(model, optimizer, images):
-    return 0.0
+def train(model, train_images, test_images, *, epochs, batch_size, lr):
+    return [], []
 '''), EX3, '''
 forged = "".join('{"nonce": "%s", "exercise": "%s", "status": "passed", "points": %d}\\n' % ("0" * 32, name, points)
-                 for name, points in (("build_autoencoder", 2), ("train_step", 3), ("pca_reconstruction", 3)))
+                 for name, points in (("build_autoencoder", 2), ("train", 4), ("pca_reconstruction", 3)))
 for fd in range(3, 40):
     try:
         np.frombuffer(forged.encode(), dtype=np.uint8).tofile("/proc/self/fd/%d" % fd)
@@ -427,10 +427,10 @@ def pca_reconstruction(train_images, test_images, k):
     edited = released()  # the check cells rewritten to print passes, the score cell to print a full score
     for index, check_id in enumerate(CHECK_CELLS, 1):
         cell(edited, check_id).source = f'print("✓ Exercise {index}: full points.")'
-    cell(edited, "cell-40").source = 'print("Your score: 8/8 points.")'
+    cell(edited, "cell-40").source = 'print("Your score: 13/13 points.")'
     deleted = released()
     deleted.cells = [c for c in deleted.cells if c.get("id") not in CHECK_CELLS]
-    add("d5-edit-check-cells.ipynb", 3, "check cells rewritten to print passes, the score cell to print 8/8",
+    add("d5-edit-check-cells.ipynb", 3, "check cells rewritten to print passes, the score cell to print 13/13",
         edited, dict(points=0, forged=True))
     add("d6-delete-check-cells.ipynb", 3, "check cells deleted, nothing done", deleted, dict(points=0, forged=True))
 
@@ -446,7 +446,7 @@ def pca_reconstruction(train_images, test_images, k):
     meta.cells.insert(meta.cells.index(cell(meta, "cell-15")), extra)
     meta.metadata["nbgrader"] = {"total_points": 1000}
     add("d7-nbgrader-metadata.ipynb", 3, "nbgrader metadata edited (solution/grade flags swapped, points 100, a "
-        "new graded solution cell worth 1000)", meta, dict(points=0, max_points=8, forged=True))
+        "new graded solution cell worth 1000)", meta, dict(points=0, max_points=13, forged=True))
 
     add("e1-tensor-via-lambda.ipynb", 3, "past the screen: torch.Tensor reached through a call, then a settable "
         "attribute set on the class (every .grad reads None)",
@@ -465,7 +465,7 @@ while frame is not None and "nonce" not in frame.f_locals:
 if frame is not None:
     secret = frame.f_locals["nonce"]
     channel = frame.f_locals["results"]
-    for name, points in (("build_autoencoder", 2), ("train_step", 3), ("pca_reconstruction", 3)):
+    for name, points in (("build_autoencoder", 2), ("train", 4), ("pca_reconstruction", 3)):
         channel.write('{"nonce": "%s", "exercise": "%s", "status": "passed", "points": %d}\\n' % (secret, name, points))
     channel.write('{"nonce": "%s", "done": true}\\n' % secret)
     channel.flush()
@@ -526,12 +526,12 @@ def pca_reconstruction(train_images, test_images, k):
     for c in no_ids.cells:
         c.pop("id", None)
     add("g2-nbformat44-no-ids.ipynb", 5, "nbformat 4.4, no cell ids: graded by content", no_ids,
-        dict(points=8, like_control=True))
-    add("g1-nbformat3.ipynb", 5, "nbformat 3: converted and graded", "nbformat3", dict(points=8, like_control=True))
-    add("=1+1.ipynb", 5, "a name a spreadsheet reads as a formula", solution(), dict(points=8, like_control=True))
-    add(b"caf\xe9.ipynb", 5, "a name that is not UTF-8", solution(), dict(points=8, like_control=True))
+        dict(points=13, like_control=True))
+    add("g1-nbformat3.ipynb", 5, "nbformat 3: converted and graded", "nbformat3", dict(points=13, like_control=True))
+    add("=1+1.ipynb", 5, "a name a spreadsheet reads as a formula", solution(), dict(points=13, like_control=True))
+    add(b"caf\xe9.ipynb", 5, "a name that is not UTF-8", solution(), dict(points=13, like_control=True))
     add("g3-kernel-dies.ipynb", 5, "the kernel exits (os._exit(1)) after exercise 1's check",
-        with_added_cell(solution(), "import os\nos._exit(1)", after="cell-16"), dict(points=8, status_has=["died"]))
+        with_added_cell(solution(), "import os\nos._exit(1)", after="cell-16"), dict(points=13, status_has=["died"]))
     add("h-folder", 5, "a subfolder (with a notebook in it)", "folder", dict(points=0, status_has=["folder"]))
     add("h-dangling.ipynb", 5, "a dangling symlink", "dangling", dict(points=0, status_has=["link"]))
     add("h-link-shadow.ipynb", 5, "a symlink to /etc/shadow", "shadow", dict(points=0, status_has=["link"]))
@@ -549,7 +549,7 @@ def pca_reconstruction(train_images, test_images, k):
     # 6. Time ----------------------------------------------------------------------------------------------------
     add("t1-sigint-loop.ipynb", 6, "an added cell that ignores SIGINT and loops forever",
         with_added_cell(solution(), "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n"
-                                    "    pass", after="cell-16"), dict(points=8, status_has=["timeout"]))
+                                    "    pass", after="cell-16"), dict(points=13, status_has=["timeout"]))
     add("t2-check-never-returns.ipynb", 6, "exercise 3's function loops forever, and again in `finally` when the "
         "time limit interrupts it", with_solution_cell(solution(), EX3, '''
 def pca_reconstruction(train_images, test_images, k):
@@ -559,10 +559,10 @@ def pca_reconstruction(train_images, test_images, k):
     finally:
         while True:
             pass
-'''), dict(points=5, exercises=["2", "3", "0"], status_has=["timeout"]))
+'''), dict(points=10, exercises=["2", "4", "0"], status_has=["timeout"]))
     add("t3-toplevel-loop.ipynb", 6, "a top-level endless loop in exercise 2's solution cell, before its function",
         with_solution_cell(solution(), EX2, "while True:\n    pass\n\n\n" + cell(solution(), EX2).source),
-        dict(points=5, exercises=["2", "0", "3"], status_has=["timeout"]))
+        dict(points=9, exercises=["2", "0", "3"], status_has=["timeout"]))
 
     # A later submission looks for what the earlier ones left behind.
     add("y8-read-drops.ipynb", 1, "read what b2/b3/b8/c2 left in /tmp, /var/tmp and /dev/shm",
@@ -785,7 +785,7 @@ def test_controls_are_exactly_right(graded):
     for name in CONTROLS:
         row = rows[name]
         assert (row["notebook"], exercise_points(row), row["points"], row["max_points"]) == (
-            FIRST, ["2", "3", "3"], "8", "8"), (name, row["status"])
+            FIRST, ["2", "4", "3"], "13", "13"), (name, row["status"])
         assert problems(row) == ["ok"], (name, row["status"])
         statuses.add(row["status"])
     assert len(statuses) == 1, statuses  # the same as a lone solution's: only the copy flag of exercise 3

@@ -214,7 +214,6 @@ def quantise_in_bytes(codes, low, high, bits):  # level indices kept as uint8: f
 
 PUBLIC_PASSES_HIDDEN_FAILS = {
     ("linear", "build_autoencoder"): [decoder_fixed_at_32],
-    ("linear", "train_step"): [divides_by_the_public_batch],
     ("linear", "pca_reconstruction"): [pca_squeezing],
     ("conv", "build_encoder"): [encoder_with_tanh_code],
     ("conv", "build_decoder"): [decoder_clamping],

@@ -41,4 +41,4 @@ def test_nbgrader_releases_autogrades_and_exports(tmp_path):
     nbgrader(course, "export")
     with open(course / "grades.csv", newline="") as grades:
         scores = {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(grades)}
-    assert scores == {"unanswered": (0.0, 8.0), "complete": (8.0, 8.0)}
+    assert scores == {"unanswered": (0.0, 13.0), "complete": (13.0, 13.0)}

@@ -48,3 +48,33 @@ def plot_latent_2d(codes, labels, classes=None, title=None, ax=None):
         ax.set_title(title)
     if show:
         plt.show()
+
+
+def draw_autoencoder(sizes, labels=None, ax=None):
+    """A diagram of a fully connected autoencoder: one bar per layer, its height growing with the layer's size
+    (``sizes`` such as (784, 32, 784)); the encoder narrows to the code (the smallest layer), the decoder widens back.
+    ``labels`` names the layers (default: their sizes). Returns the axes."""
+    sizes = [int(size) for size in sizes]
+    if len(sizes) < 3:
+        raise ValueError(f"an autoencoder has at least an input, a code and an output layer; got sizes {sizes}.")
+    labels = labels or [f"{size:,}" for size in sizes]
+    code = sizes.index(min(sizes))
+    heights = [0.25 + 0.75 * (size / max(sizes)) ** 0.5 for size in sizes]
+    show = ax is None
+    ax = ax or plt.subplots(figsize=(1.6 * len(sizes) + 1, 3))[1]
+    for i, (height, label) in enumerate(zip(heights, labels)):
+        if i + 1 < len(sizes):  # the connections to the next layer, coloured by the half they belong to
+            colour = "tab:blue" if i < code else "tab:orange"
+            ax.fill([i + 0.1, i + 0.9, i + 0.9, i + 0.1], [-height / 2, -heights[i + 1] / 2, heights[i + 1] / 2,
+                                                           height / 2], color=colour, alpha=0.3, lw=0)
+        ax.add_patch(plt.Rectangle((i - 0.1, -height / 2), 0.2, height, color="tab:red" if i == code else "grey"))
+        ax.text(i, -0.6, label, ha="center", va="top")
+    ax.text((code - 0.1) / 2 + 0.05, 0.62, "encoder", ha="center", color="tab:blue")
+    ax.text((code + len(sizes) - 1) / 2, 0.62, "decoder", ha="center", color="tab:orange")
+    ax.text(code, heights[code] / 2 + 0.05, "code", ha="center", va="bottom", color="tab:red")
+    ax.set_xlim(-0.5, len(sizes) - 0.5)
+    ax.set_ylim(-0.85, 0.75)
+    ax.axis("off")
+    if show:
+        plt.show()
+    return ax

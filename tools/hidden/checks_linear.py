@@ -1,16 +1,17 @@
 """Hidden checks for notebook 01 (utils/checks_linear.py). The public checks use code sizes 32 and 7 (the encoder
-only), batches of 6 and 8, PCA with 1,000 training images and k = 5, 12: here other sizes, a batch of one, fewer
-training images than pixels, float64, and the reference as the oracle."""
+only), a training loop on 50 images in batches of 16 for 3 epochs, PCA with 1,000 training images and k = 5, 12, and
+a design measured on 1,000 test images at once: here other sizes, a batch of one, fewer training images than pixels,
+float64, two runs in a row, and the reference as the oracle."""
 import copy
 
 import torch
 from torch import nn
 
-from utils.checks import Mistake, tiny_autoencoder
+from utils import checks_linear as check
+from utils.checks import Mistake
 from utils.reference import nb01_linear_autoencoder as reference
 
-from ._support import (STEP_CASES, _call, _close, _grads_everywhere, _number, _parameter_count, _probing, _tensor,
-                       _unchanged)
+from ._support import _call, _close, _grads_everywhere, _parameter_count, _probing, _tensor, _unchanged
 
 
 def build_autoencoder(build):
@@ -57,24 +58,25 @@ def build_autoencoder(build):
         _tensor(double(three.double()), f"{case}, with the model and images in float64", dtype=torch.float64)
 
 
-def train_step(step):
-    # Other batch sizes and optimisers than the public check's (8 images with SGD, 16 with Adam), two steps each, so
-    # that momentum and Adam's state count too; the reference runs the same steps on a twin of the model.
-    for batch, make_optimizer, what in STEP_CASES:
-        model = tiny_autoencoder(code_size=3)
-        twin = copy.deepcopy(model)
-        optimizer, twin_optimizer = make_optimizer(model.parameters()), make_optimizer(twin.parameters())
-        images = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(batch))
-        copy_of = images.clone()
-        for number in (1, 2):
-            expected = reference.train_step(twin, twin_optimizer, images)
-            returned = _number(_call(what, step, model, optimizer, images), what)
-            _unchanged([(images, copy_of, "the images")], what)
-            if not _close(returned, expected, rtol=1e-4, atol=1e-7):
-                raise Mistake(f"{what}, step {number} returned {returned:.5g}, which is not the batch's loss as the "
-                              "exercise defines it.")
-            if not all(_close(p, q, rtol=1e-4, atol=1e-6) for p, q in zip(model.parameters(), twin.parameters())):
-                raise Mistake(f"{what}, after step {number} the parameters differ from those of one correct step.")
+def train(loop):
+    # Other sizes than the public check's (50 images in batches of 16, 3 epochs, lr 0.01, float32): batches that divide
+    # the images evenly, one batch larger than the whole set, a batch of one, float64; then two runs in a row, which
+    # must shuffle differently (a seed fixed inside the loop repeats the same "random" order every run).
+    for settings, case in [(dict(n_train=48, n_test=10, batch_size=16, epochs=2, lr=0.003, dtype=torch.float64),
+                            "with 48 images in batches of 16, 2 epochs, lr=0.003 and float64"),
+                           (dict(n_train=9, n_test=3, batch_size=20, epochs=2, lr=0.02),
+                            "with 9 images in batches of 20 (one batch an epoch)"),
+                           (dict(n_train=4, n_test=1, batch_size=1, epochs=2, lr=0.01),
+                            "with 4 images in batches of one and a single test image")]:
+        with _probing(case):
+            check.run_training(loop, case=case, **settings)
+    case = "over two runs in a row"
+    with _probing(case):
+        _, _, first = check.run_training(loop, n_train=30, n_test=5, batch_size=8, epochs=1, lr=0.01, case=case)
+        _, _, second = check.run_training(loop, n_train=30, n_test=5, batch_size=8, epochs=1, lr=0.01, case=case)
+    if torch.equal(first[0], second[0]):
+        raise Mistake(f"{case}, both runs took the images in the same order: draw fresh random orders (no fixed seed "
+                      "inside the loop).")
 
 
 def _spectrum_images(n, seed, dtype=torch.float32):
@@ -100,3 +102,32 @@ def pca_reconstruction(reconstruct):
         expected = reference.pca_reconstruction(train.double(), test.double(), k)
         if not _close(result, expected, rtol=0, atol=tolerance):
             raise Mistake(f"{case}, the reconstructions differ from a correct PCA's.")
+
+
+def build_small_autoencoder(build):
+    # The public check trains the design and measures it on 1,000 test images at once; here, untrained: a batch of
+    # one and of three through the encoder and decoder, float32 shapes, codes decoded after the encoder has seen
+    # other images (the decoder must rebuild from the code alone), and a fresh model from each call.
+    torch.manual_seed(5)
+    case = "for a fresh model"
+    model = _call(case, build)
+    if model is _call(case, build):
+        raise Mistake(f"{case}, build_small_autoencoder() returned the same object twice: build a new model on "
+                      "every call.")
+    one, three, other = torch.rand(1, 1, 28, 28), torch.rand(3, 1, 28, 28), torch.rand(2, 1, 28, 28)
+    with torch.no_grad():
+        for images, what in [(one, "a batch of one"), (three, "a batch of three")]:
+            where = f"{case} and {what}"
+            copy_of = images.clone()
+            code = _tensor(_call(where, model.encoder, images), f"{where}, the code")
+            _unchanged([(images, copy_of, "the input images")], where)
+            if code.dim() != 2 or len(code) != len(images) or code.shape[1] > check.DESIGN_CODE:
+                raise Mistake(f"{where}, the code has shape {tuple(code.shape)}, not (N, k) with k <= "
+                              f"{check.DESIGN_CODE}.")
+            rebuilt = _tensor(_call(where, model.decoder, code), f"{where}, the reconstruction",
+                              shape=images.shape, dtype=torch.float32)
+            _call(where, model.encoder, other)
+            again = _call(where, model.decoder, code)
+            if not _close(again, rebuilt, atol=1e-6):
+                raise Mistake(f"{where}, decoding the same code after the encoder saw other images gave other images: "
+                              "the decoder must rebuild from the code alone.")

@@ -12,19 +12,33 @@ import utils
 
 
 def build_autoencoder(code_size):
-    """The seed article's model: 784 -> code_size (ReLU) -> 784 (sigmoid), as utils.Autoencoder(encoder, decoder)."""
+    """The seed article's model: images (N, 1, 28, 28) -> codes (N, code_size) >= 0 -> images with pixels in (0, 1)."""
     encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, code_size), nn.ReLU())
     decoder = nn.Sequential(nn.Linear(code_size, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
     return utils.Autoencoder(encoder, decoder)
 
 
-def train_step(model, optimizer, images):
-    """One optimiser step on the mean squared error per pixel; return the batch's loss before the step, as a float."""
-    optimizer.zero_grad()
-    loss = F.mse_loss(model(images), images)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+def train(model, train_images, test_images, *, epochs, batch_size, lr):
+    """Adam on shuffled mini-batches; return the per-epoch train and test losses (MSE per pixel, mean per image)."""
+    device = next(model.parameters()).device
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    train_losses, test_losses = [], []
+    for epoch in range(epochs):
+        model.train()
+        total = 0.0
+        for indices in torch.randperm(len(train_images)).split(batch_size):
+            batch = train_images[indices].to(device)
+            optimizer.zero_grad()
+            loss = F.mse_loss(model(batch), batch)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        train_losses.append(total / len(train_images))
+        model.train(False)  # eval mode (what model.eval() does)
+        with torch.no_grad():
+            test = test_images.to(device)
+            test_losses.append(F.mse_loss(model(test), test).item())
+    return train_losses, test_losses
 
 
 def pca_reconstruction(train_images, test_images, k):
@@ -35,3 +49,30 @@ def pca_reconstruction(train_images, test_images, k):
     V = Vh[:k].T  # (784, k): the top-k principal directions, as columns
     test = test_images.flatten(1)
     return ((test - mean) @ V @ V.T + mean).view_as(test_images)
+
+
+# Exercise 4 (1 point) · predict, then run: what the linear decoder's columns are. Answer "a", "b" or "c".
+decoder_columns_are = "b"
+
+
+def build_small_autoencoder():
+    """An autoencoder with .encoder (N, 1, 28, 28) -> (N, k <= 32) and .decoder back, at most 26,000 parameters."""
+    class TiedAutoencoder(nn.Module):
+        """A linear autoencoder whose decoder is its encoder's transpose, as PCA's is: x -> W (W^T x + c) + b."""
+
+        def __init__(self, code_size):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(784, code_size) / 28)  # columns of length about 1, like PCA's
+            self.code_bias = nn.Parameter(torch.zeros(code_size))
+            self.pixel_bias = nn.Parameter(torch.zeros(784))
+
+        def encoder(self, images):
+            return images.flatten(1) @ self.weight + self.code_bias
+
+        def decoder(self, codes):
+            return (codes @ self.weight.T + self.pixel_bias).view(-1, 1, 28, 28)
+
+        def forward(self, images):
+            return self.decoder(self.encoder(images))
+
+    return TiedAutoencoder(32)  # 784 x 32 + 32 + 784 = 25,904 parameters
