@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import jacrev, vmap
 
+import utils
 from utils import checks_contractive as check
 from utils.reference import nb05_contractive_autoencoder as reference
 
@@ -121,6 +122,217 @@ def test_loss_through_torch_func_passes():
     assert_accepted(check.contractive_loss, loss)
 
 
-@pytest.mark.parametrize("name", ["sigmoid_jacobian_penalty", "jacobian_penalty", "contractive_loss"])
+@pytest.mark.parametrize("name", ["sin_layer_jacobians", "sigmoid_jacobian_penalty", "jacobian_penalty",
+                                  "contractive_loss", "predicted_dae_jacobian", "predicted_code_movement",
+                                  "sensitive_directions", "design_contractive_autoencoder"])
 def test_reference_passes_and_stub_is_not_attempted(name):
     assert_reference_passes_and_stub_is_not_attempted(getattr(check, name), getattr(reference, name))
+
+
+# Exercise 1: the toy Jacobians of v -> sin(W v), by hand and by jacrev.
+
+def by_jacrev(x, weight):
+    return vmap(jacrev(lambda v: torch.sin(weight @ v)))(x)
+
+
+def with_hand(by_hand):
+    return lambda x, w: (by_hand(x, w), by_jacrev(x, w))
+
+
+WRONG_TOY_JACOBIANS = {
+    "sin for its derivative": (with_hand(lambda x, w: torch.sin(x @ w.T)[:, :, None] * w), "derivative is cos"),
+    "cos of the input": (with_hand(lambda x, w: torch.cos(x)[:, None, :] * w), "pre-activation"),
+    "chain rule's W missing": (with_hand(lambda x, w: torch.cos(x @ w.T)[:, :, None].expand(-1, -1, w.shape[1])),
+                               "second factor is missing"),
+    "transposed": (with_hand(lambda x, w: (torch.cos(x @ w.T)[:, :, None] * w).transpose(1, 2)), "transposed"),
+    "jacrev without vmap": (lambda x, w: (torch.cos(x @ w.T)[:, :, None] * w,
+                                          jacrev(lambda v: torch.sin(v @ w.T))(x)), "wrap it in torch.func.vmap"),
+    "one Jacobian for the batch": (with_hand(lambda x, w: torch.cos(w @ x[0])[:, None] * w), "one Jacobian"),
+    "one tensor returned": (lambda x, w: torch.cos(x @ w.T)[:, :, None] * w, "return two tensors"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_TOY_JACOBIANS)
+def test_wrong_toy_jacobians_are_named(mistake):
+    assert_rejected(check.sin_layer_jacobians, *WRONG_TOY_JACOBIANS[mistake])
+
+
+def test_toy_jacobians_written_other_ways_pass():
+    def with_einsum_and_a_loop(x, weight):  # an einsum by hand; jacrev one row at a time, stacked
+        by_hand = torch.einsum("nm,mi->nmi", torch.cos(x @ weight.T), weight)
+        return by_hand, torch.stack([jacrev(lambda v: torch.sin(weight @ v))(row) for row in x])
+
+    def with_diag_embed(x, weight):  # diag(cos(a)) W, as a batched matrix product
+        return torch.diag_embed(torch.cos(x @ weight.T)) @ weight, by_jacrev(x, weight)
+
+    assert_accepted(check.sin_layer_jacobians, with_einsum_and_a_loop)
+    assert_accepted(check.sin_layer_jacobians, with_diag_embed)
+
+
+# Exercise 5: the prediction about the denoising autoencoder's Jacobian.
+
+@pytest.mark.parametrize("wrong, hint", [("a", "not the encoder more sensitive"), ("c", "never mentions"),
+                                         ("d", "answer with one of")])
+def test_wrong_predictions_are_named(wrong, hint):
+    assert_rejected(check.predicted_dae_jacobian, wrong, hint)
+
+
+def test_the_prediction_accepts_its_letter_written_loosely():
+    result = check.predicted_dae_jacobian.run(" (B) ")  # a question has no hidden check, so not assert_accepted
+    assert result.status == "passed" and result.points == result.max_points, result.message
+
+
+# Exercise 6: the predicted movement sigma * ||J(x_n)||_F, image by image.
+
+def movement(model, images, sigma, sigma_power=1, root=True, slope_power=2, reduce=None):
+    layer = model.encoder[1]
+    h = torch.sigmoid(images.flatten(1) @ layer.weight.T + layer.bias)
+    squared = (h * (1 - h)) ** slope_power @ layer.weight.pow(2).sum(dim=1)
+    value = sigma ** sigma_power * (squared.sqrt() if root else squared)
+    return value.mean() if reduce == "mean" else value
+
+
+WRONG_MOVEMENTS = {
+    "sigma squared times the squared norm": (lambda m, x, s: movement(m, x, s, sigma_power=2, root=False),
+                                             "square root"),
+    "no square root": (lambda m, x, s: movement(m, x, s, root=False), "square root of the squared norm"),
+    "sigma missing": (lambda m, x, s: movement(m, x, s, sigma_power=0), "sigma is missing"),
+    "averaged over the images": (lambda m, x, s: movement(m, x, s, reduce="mean"), "averaged over the images"),
+    "slope not squared": (lambda m, x, s: movement(m, x, s, slope_power=1), "must be squared"),
+    "a list of floats": (lambda m, x, s: movement(m, x, s).tolist(), "not a list"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_MOVEMENTS)
+def test_wrong_movements_are_named(mistake):
+    assert_rejected(check.predicted_code_movement, *WRONG_MOVEMENTS[mistake])
+
+
+def test_movements_computed_other_ways_pass():
+    def through_torch_func(model, images, sigma):  # the general Jacobian, its norm per image
+        jacobians = vmap(jacrev(lambda one: model.encoder(one[None])[0]))(images)
+        return sigma * torch.linalg.vector_norm(jacobians.flatten(1), dim=1)
+
+    def from_the_codes(model, images, sigma):  # h read off the encoder itself, the norm of each explicit Jacobian
+        h = model.encoder(images)
+        jacobians = (h * (1 - h)).unsqueeze(2) * model.encoder[1].weight  # (N, H, 784)
+        return torch.linalg.matrix_norm(jacobians) * sigma
+
+    assert_accepted(check.predicted_code_movement, through_torch_func)
+    assert_accepted(check.predicted_code_movement, from_the_codes)
+
+
+# Exercise 7: the singular values and top right singular vectors of the encoder's Jacobian at one image.
+
+def jacobian_at(encoder, image):
+    return jacrev(lambda one: encoder(one[None])[0])(image).flatten(1)
+
+
+def directions_with(values_of=lambda s, j: s, vectors_of=lambda vh, k: vh[:k], full_matrices=False):
+    def directions(encoder, image, k):
+        jacobian = jacobian_at(encoder, image)
+        _, s, vh = torch.linalg.svd(jacobian, full_matrices=full_matrices)
+        return values_of(s, jacobian), vectors_of(vh, k).reshape(k, *image.shape)
+    return directions
+
+
+def jacrev_of_the_batch(encoder, image, k):  # jacrev of the batched encoder, (1, H, 1, *image shape): one row
+    values = torch.linalg.svdvals(jacrev(encoder)(image[None]).flatten(1))
+    return values, directions_with()(encoder, image, k)[1]
+
+
+WRONG_DIRECTIONS = {
+    "columns of Vh": (directions_with(vectors_of=lambda vh, k: vh[:, :k].T, full_matrices=True), "columns of Vh"),
+    "squared singular values": (directions_with(values_of=lambda s, j: s ** 2), "squared singular values"),
+    "smallest first": (directions_with(values_of=lambda s, j: s.flip(0)), "order is reversed"),
+    "eigenvalues of the Gram matrix": (directions_with(values_of=lambda s, j: torch.linalg.eigvalsh(j @ j.T)),
+                                       "smallest first"),
+    "jacrev of the batch": (jacrev_of_the_batch, "jacrev saw the batch of one"),
+    "flat directions": (lambda e, x, k: (torch.linalg.svdvals(jacobian_at(e, x)),
+                                         torch.linalg.svd(jacobian_at(e, x), full_matrices=False)[2][:k]),
+                        "directions has shape"),
+    "rows of J": (directions_with(vectors_of=lambda vh, k: vh[:k] + 0.5), "not the top right singular vectors"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_DIRECTIONS)
+def test_wrong_directions_are_named(mistake):
+    assert_rejected(check.sensitive_directions, *WRONG_DIRECTIONS[mistake])
+
+
+def test_directions_computed_other_ways_pass():
+    def with_torch_svd(encoder, image, k):  # the older torch.svd returns V, whose columns are the vectors
+        _, s, v = torch.svd(jacobian_at(encoder, image))
+        return s, v[:, :k].T.reshape(k, *image.shape)
+
+    def with_eigh(encoder, image, k):  # the eigenvectors of JᵀJ, largest eigenvalue first; s = its square roots
+        jacobian = jacobian_at(encoder, image)
+        eigenvalues, eigenvectors = torch.linalg.eigh(jacobian.T @ jacobian)
+        count = min(jacobian.shape)
+        values = eigenvalues.flip(0)[:count].clamp(min=0).sqrt()
+        return values, -eigenvectors.flip(1)[:, :k].T.reshape(k, *image.shape)  # signs are arbitrary
+
+    assert_accepted(check.sensitive_directions, with_torch_svd)
+    assert_accepted(check.sensitive_directions, with_eigh)
+
+
+def directions_through_the_code_gram(encoder, image, k):  # as many values as code units, not min(H, pixels)
+    jacobian = jacobian_at(encoder, image)
+    values = torch.linalg.eigvalsh(jacobian @ jacobian.T).flip(0).clamp(min=0).sqrt()
+    return values, torch.linalg.svd(jacobian, full_matrices=False)[2][:k].reshape(k, *image.shape)
+
+
+def toy_jacobians_squeezing(x, weight):  # squeeze() drops the batch of one (and a single output) with it
+    return torch.cos(x @ weight.T).squeeze()[..., None] * weight, by_jacrev(x, weight)
+
+
+def movement_squeezing(model, images, sigma):  # a (N, 1) column squeezed: a batch of one becomes a 0-d tensor
+    layer = model.encoder[1]
+    h = model.encoder(images)
+    return (sigma * ((h * (1 - h)) ** 2 @ layer.weight.pow(2).sum(dim=1, keepdim=True)).sqrt()).squeeze()
+
+
+# Exercise 8: the design task, trained and measured by the check (each about 5 s of CPU).
+
+def design_of(hidden, lam):
+    return lambda: (reference.build_autoencoder(hidden), lam)
+
+
+def relu_encoder_design():
+    model = reference.build_autoencoder(256)
+    model.encoder[2] = torch.nn.ReLU()
+    return model, 2e-3
+
+
+WRONG_DESIGNS = {
+    "λ too small": (design_of(256, 1e-3), "a larger λ contracts it more"),
+    "λ too large": (design_of(256, 1e-2), "the reconstructions are too poor"),
+    "over the parameter budget": (design_of(512, 2e-3), "over the budget"),
+    "not a sigmoid layer": (relu_encoder_design, "model.encoder must be"),
+    "the model alone": (lambda: reference.build_autoencoder(256), "return the model and λ as a pair"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_DESIGNS)
+def test_designs_that_miss_are_told_what_was_measured(mistake):
+    assert_rejected(check.design_contractive_autoencoder, *WRONG_DESIGNS[mistake])
+
+
+def test_another_design_that_meets_the_targets_passes():
+    def wider_and_written_out():  # 300 units, the layers spelt out, a slightly larger λ
+        encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 300), torch.nn.Sigmoid())
+        decoder = torch.nn.Sequential(torch.nn.Linear(300, 784), torch.nn.Sigmoid(), torch.nn.Unflatten(1, (1, 28, 28)))
+        return utils.Autoencoder(encoder, decoder), 2.5e-3
+
+    assert_accepted(check.design_contractive_autoencoder, wider_and_written_out)
+
+
+HIDDEN_CATCHES = {"sin_layer_jacobians": [toy_jacobians_squeezing],
+                  "predicted_code_movement": [movement_squeezing],
+                  "sensitive_directions": [directions_through_the_code_gram]}
+NO_HIDDEN_MISTAKE_FOUND = {
+    "design_contractive_autoencoder": "the hidden check retrains the design from another seed on the next 2,048 "
+                                      "training images; a λ tuned to the public window's edge measures nearly the "
+                                      "same there (mean ||J||² 2.93 and 2.98 at λ = 1.55e-3 with 256 units), too "
+                                      "close to plant a mistake that one passes and the other fails on every "
+                                      "machine's floating point"}

@@ -1,13 +1,16 @@
 """Hidden checks for notebook 05 (utils/checks_contractive.py). The public checks run the penalties in float64 on
 5 images of 7 or 10 (or 16) inputs with moderate pre-activations, and the loss on 4 images at lambda 0.3: here
 float32, a batch of one, 784 inputs, saturated sigmoid units, flat inputs to a general encoder, lambda 2 and 0.01,
-against the reference."""
+against the reference. The toy Jacobians: a batch of one, one output, float32; the predicted movement: a batch of
+one, float64 and float32, another sigma; the singular directions: a 28×28 image with k=1, more code units than
+pixels; the design: retrained from another seed on other training images, with the same budget and targets."""
 import copy
 
 import torch
 from torch import nn
 
 from utils.checks import Mistake
+from utils.checks_contractive import judge_design, measure_design
 from utils.models import Autoencoder
 from utils.reference import nb05_contractive_autoencoder as reference
 
@@ -101,3 +104,77 @@ def contractive_loss(loss_fn):
         for (name, _), grad, want in zip(model.named_parameters(), grads, expected_grads):
             if grad is None or not _close(grad, want, rtol=1e-3, atol=1e-7):
                 raise Mistake(f"{case}, the loss's gradient with respect to {name} is not the correct one.")
+
+
+def sin_layer_jacobians(jacobians):
+    generator = torch.Generator().manual_seed(8)
+    cases = [(1, 4, 2, torch.float32, "with a batch of one vector, m = 4 outputs, n = 2 inputs and float32"),
+             (3, 1, 5, torch.float64, "with 3 vectors, one output (m = 1), n = 5 inputs and float64")]
+    for n_rows, m, n, dtype, case in cases:
+        x = torch.randn(n_rows, n, generator=generator, dtype=torch.float64).to(dtype)
+        weight = torch.randn(m, n, generator=generator, dtype=torch.float64).to(dtype)
+        copies = [(x, x.clone(), "x"), (weight, weight.clone(), "weight")]
+        result = _call(case, jacobians, x, weight)
+        _unchanged(copies, case)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise Mistake(f"{case}, the result is not a pair (by_hand, by_jacrev).")
+        expected = torch.cos(x.double() @ weight.double().T)[:, :, None] * weight.double()
+        for name, value in zip(("by_hand", "by_jacrev"), result):
+            value = _tensor(value, f"{case}, {name}", shape=(n_rows, m, n), dtype=dtype)
+            if not _close(value, expected, rtol=1e-4 if dtype == torch.float32 else 1e-9, atol=1e-6):
+                raise Mistake(f"{case}, {name} is not the Jacobian of v -> sin(W v).")
+
+
+def predicted_code_movement(predict):
+    for batch, hidden, sigma, dtype in [(1, 3, 0.05, torch.float64), (5, 7, 1.0, torch.float32)]:
+        case = f"with a batch of {batch}, {hidden} hidden units, sigma={sigma} and {dtype}"
+        torch.manual_seed(18)
+        model = Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.Sigmoid()),
+                            nn.Sequential(nn.Linear(hidden, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))).to(dtype)
+        images = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(batch), dtype=dtype)
+        copies = [(images, images.clone(), "the images")]
+        value = _call(case, predict, model, images, sigma)
+        _unchanged(copies, case)
+        value = _tensor(value, case, shape=(batch,), dtype=dtype)
+        twin = copy.deepcopy(model).double()
+        expected = reference.predicted_code_movement(twin, images.double(), sigma)
+        if not _close(value, expected, rtol=1e-8 if dtype == torch.float64 else 1e-4, atol=1e-9):
+            raise Mistake(f"{case}, the predicted distances are not sigma times each image's ||J||_F.")
+
+
+def sensitive_directions(directions_of):
+    cases = [  # (encoder, image, k, what)
+        (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.Sigmoid()), (1, 28, 28), 1, torch.float32,
+         "with a 1×28×28 image, a sigmoid layer of 6 units, k=1 and float32"),
+        (lambda: nn.Sequential(nn.Flatten(), nn.Linear(9, 12), nn.Tanh()), (1, 3, 3), 3, torch.float64,
+         "with a 1×3×3 image, more code units (12) than pixels (9), k=3 and float64"),
+    ]
+    for make, shape, k, dtype, case in cases:
+        torch.manual_seed(19)
+        encoder = make().to(dtype)
+        image = torch.rand(*shape, generator=torch.Generator().manual_seed(4), dtype=dtype)
+        copies = [(image, image.clone(), "the image")]
+        result = _call(case, directions_of, encoder, image, k)
+        _unchanged(copies, case)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise Mistake(f"{case}, the result is not a pair (singular_values, directions).")
+        twin = copy.deepcopy(encoder).double()
+        jacobian = torch.autograd.functional.jacobian(lambda one: twin(one[None])[0], image.double())
+        _, expected_values, vh = torch.linalg.svd(jacobian.reshape(-1, image.numel()), full_matrices=False)
+        values = _tensor(result[0], f"{case}, singular_values", shape=expected_values.shape, dtype=dtype)
+        directions = _tensor(result[1], f"{case}, directions", shape=(k, *shape), dtype=dtype)
+        tolerance = 1e-4 if dtype == torch.float32 else 1e-8
+        if not _close(values, expected_values, rtol=tolerance, atol=1e-7):
+            raise Mistake(f"{case}, the singular values are not those of the encoder's Jacobian, largest first.")
+        alignment = (directions.detach().double().reshape(k, -1) @ vh[:k].T).diagonal().abs()
+        if not _close(alignment, torch.ones(k, dtype=torch.float64), rtol=0, atol=1e-3):
+            raise Mistake(f"{case}, the directions are not the top right singular vectors of the Jacobian.")
+
+
+def design_contractive_autoencoder(design):
+    # The same budget and targets as the public check, from another seed (weights and batch order) and on the next
+    # 2,048 training images: a design that only just passes at the public check's seed may not pass here.
+    case = "trained from another seed on the next 2,048 training images"
+    with _probing(case):
+        measured = measure_design(design, seed=1, train_slice=slice(2048, 4096))
+    judge_design(*measured, where=f"on the check's 500 test images, {case}")

@@ -11,6 +11,15 @@ from torch import nn
 import utils
 
 
+def sin_layer_jacobians(x, weight):
+    """The Jacobians of v -> sin(weight @ v) at each row v of x, as (by_hand, by_jacrev), each (N, m, n)."""
+    a = x @ weight.T                                        # (N, m): a_j = sum_i W_ji v_i, for each row v
+    by_hand = torch.cos(a)[:, :, None] * weight             # (N, m, n): row j is cos(a_j) times row j of W
+    f = lambda v: torch.sin(weight @ v)                     # one vector (n,) -> (m,)
+    by_jacrev = torch.func.vmap(torch.func.jacrev(f))(x)    # (N, m, n)
+    return by_hand, by_jacrev
+
+
 def sigmoid_jacobian_penalty(x, weight, bias):
     """Mean over the batch of ||J||_F^2 for the layer h = sigmoid(x @ weight.T + bias)."""
     h = torch.sigmoid(x @ weight.T + bias)                           # (N, H)
@@ -33,3 +42,33 @@ def contractive_loss(model, images, lam):
     layer = model.encoder[1]
     penalty = sigmoid_jacobian_penalty(images.flatten(1), layer.weight, layer.bias)
     return F.mse_loss(model(images), images) + lam * penalty
+
+
+# Exercise 5: your prediction, "a", "b" or "c"
+predicted_dae_jacobian = "b"
+
+
+def predicted_code_movement(model, images, sigma):
+    """sigma * ||J_f(x_n)||_F for each image: the code's predicted RMS movement under noise, shape (N,)."""
+    layer = model.encoder[1]
+    h = torch.sigmoid(images.flatten(1) @ layer.weight.T + layer.bias)       # (N, H)
+    squared_norms = (h * (1 - h)) ** 2 @ layer.weight.pow(2).sum(dim=1)      # (N,): ||J(x_n)||_F^2, image by image
+    return sigma * squared_norms.sqrt()                                      # the root of sigma^2 ||J||_F^2
+
+
+def sensitive_directions(encoder, image, k):
+    """All singular values of the encoder's Jacobian at one image, largest first, and its top k right singular
+    vectors as images, shape (k, *image.shape)."""
+    one_image = lambda one: encoder(one[None])[0]                          # (*image shape) -> (H,)
+    jacobian = torch.func.jacrev(one_image)(image).flatten(1)              # (H, D): one row per code unit
+    _, singular_values, vh = torch.linalg.svd(jacobian, full_matrices=False)
+    directions = vh[:k].reshape(k, *image.shape)                           # the rows of Vh are the right singular vectors
+    return singular_values, directions
+
+
+def design_contractive_autoencoder():
+    """Return (model, lam): an autoencoder with a Flatten -> Linear(784, H) -> Sigmoid encoder, and its λ."""
+    hidden = 256          # wide enough to reconstruct well within the check's short training
+    lam = 2e-3            # between 1e-3 (mean ||J||² above 3 after that training) and 1e-2 (MSE far too high)
+    model = build_autoencoder(hidden)
+    return model, lam
