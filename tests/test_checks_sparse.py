@@ -113,6 +113,226 @@ def test_feature_images_written_another_way_pass():
     assert_accepted(check.feature_images, features)
 
 
-@pytest.mark.parametrize("name", ["kl_sparsity", "sparse_loss", "feature_images"])
+@pytest.mark.parametrize("name", ["kl_sparsity", "sparse_loss", "activity_summary", "predicted_effect_of_beta",
+                                  "keep_top_k", "feature_images", "l1_sparse_loss", "predicted_more_dead_units",
+                                  "sparse_design"])
 def test_reference_passes_and_stub_is_not_attempted(name):
     assert_reference_passes_and_stub_is_not_attempted(getattr(check, name), getattr(reference, name))
+
+
+# Exercise 3: the activity summary.
+
+def summary_with(rho_dim=0, count="per image", compare="above", dead="never active", threshold=None, as_tensors=False):
+    def summarise(hidden, t):
+        t = t if threshold is None else threshold
+        active = hidden > t if compare == "above" else hidden >= t
+        rho_hat = hidden.mean(dim=rho_dim)
+        per_image = {"per image": active.sum(dim=1).float().mean(), "fraction": active.float().mean(),
+                     "total": active.sum().float(), "per unit": active.sum(dim=0).float().mean()}[count]
+        dead_units = {"never active": (~active.any(dim=0)).sum(), "alive": active.any(dim=0).sum(),
+                      "off somewhere": (~active.all(dim=0)).sum(), "mean below": (hidden.mean(dim=0) <= t).sum()}[dead]
+        return (rho_hat, per_image, dead_units) if as_tensors else (rho_hat, per_image.item(), int(dead_units))
+    return summarise
+
+
+def summary_in_place(hidden, threshold):  # zeroes the inactive activations of the caller's tensor to count them
+    hidden[hidden <= threshold] = 0
+    return summary_with()(hidden, threshold)
+
+
+WRONG_SUMMARIES = {
+    "mean over units": (summary_with(rho_dim=1), "one value per image"),
+    "fraction of units": (summary_with(count="fraction"), "fraction"),
+    "total over images": (summary_with(count="total"), "over all the images together"),
+    "images per unit": (summary_with(count="per unit"), "for each unit"),
+    ">= instead of >": (summary_with(compare="at or above"), "exactly at the threshold"),
+    "alive counted": (summary_with(dead="alive"), "at least one image"),
+    "off for some image": (summary_with(dead="off somewhere"), "off for every image"),
+    "mean below the threshold": (summary_with(dead="mean below"), "can still fire"),
+    "threshold fixed at 0.5": (summary_with(threshold=0.5), "threshold 0.0"),
+    "changes hidden": (summary_in_place, "in place"),
+    "two things": (lambda hidden, t: summary_with()(hidden, t)[:2], "three things"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_SUMMARIES)
+def test_wrong_summaries_are_named(mistake):
+    assert_rejected(check.activity_summary, *WRONG_SUMMARIES[mistake])
+
+
+def test_summaries_written_other_ways_pass():
+    def numpy_style(hidden, threshold):  # counts as tensors, dead units from each unit's maximum
+        rho_hat = hidden.sum(dim=0) / hidden.shape[0]
+        active_per_image = (hidden > threshold).float().sum(dim=1).mean()
+        dead_units = (hidden.max(dim=0).values <= threshold).sum()
+        return rho_hat, active_per_image, dead_units
+
+    def with_a_loop(hidden, threshold):
+        counts = [int((row > threshold).sum()) for row in hidden]
+        alive = [bool((column > threshold).any()) for column in hidden.T]
+        return hidden.mean(0), sum(counts) / len(counts), alive.count(False)
+
+    assert_accepted(check.activity_summary, numpy_style)
+    assert_accepted(check.activity_summary, with_a_loop)
+    assert_accepted(check.activity_summary, summary_with(as_tensors=True))
+
+
+# Exercises 4 and 8: the predictions.
+
+@pytest.mark.parametrize("answer, hint", [("b", "test MSE goes up"), ("c", "goes down, not up"), ("d", "goes down"),
+                                          ("e", "one of"), (2, "one of")])
+def test_wrong_predictions_of_beta_are_named(answer, hint):
+    assert_rejected(check.predicted_effect_of_beta, answer, hint)
+
+
+@pytest.mark.parametrize("answer", ["a", "A", " (a) "])
+def test_the_prediction_of_beta_is_accepted_however_written(answer):
+    assert_accepted(check.predicted_effect_of_beta, answer)
+
+
+@pytest.mark.parametrize("answer, hint", [("b", "too quiet"), ("c", "differ a lot"), ("d", "one of")])
+def test_wrong_predictions_of_dead_units_are_named(answer, hint):
+    assert_rejected(check.predicted_more_dead_units, answer, hint)
+
+
+@pytest.mark.parametrize("answer", ["a", "(A)"])  # parametrised: questions have no hidden check to run them through
+def test_the_prediction_of_dead_units_is_accepted(answer):
+    assert_accepted(check.predicted_more_dead_units, answer)
+
+
+# Exercise 5: keep each image's k most active units.
+
+def top_k_over_images(hidden, k):
+    values, indices = hidden.topk(min(k, len(hidden)), dim=0)
+    return torch.zeros_like(hidden).scatter(0, indices, values)
+
+
+def top_k_in_place(hidden, k):
+    hidden[hidden < hidden.topk(k, dim=1).values[:, -1:]] = 0
+    return hidden
+
+
+WRONG_TOP_K = {
+    "over the images": (top_k_over_images, "dim 0"),
+    "smallest": (lambda h, k: torch.zeros_like(h).scatter(1, h.topk(k, dim=1, largest=False).indices,
+                                                          h.topk(k, dim=1, largest=False).values), "least active"),
+    "mask only": (lambda h, k: torch.zeros_like(h).scatter(1, h.topk(k, dim=1).indices, 1.0), "became 1"),
+    "k fixed": (lambda h, k: reference.keep_top_k(h, 3), "exactly 1 non-zero"),
+    "in place": (top_k_in_place, "in place"),
+    "indices returned": (lambda h, k: h.topk(k, dim=1).indices, "shaped like hidden"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_TOP_K)
+def test_wrong_top_k_are_named(mistake):
+    assert_rejected(check.keep_top_k, *WRONG_TOP_K[mistake])
+
+
+def test_top_k_written_other_ways_pass():
+    def threshold_at_kth(hidden, k):  # the k-th largest value of each row as a threshold (no ties in the check)
+        kth = hidden.topk(k, dim=1).values[:, -1:]
+        return torch.where(hidden >= kth, hidden, torch.zeros_like(hidden))
+
+    def by_sorting(hidden, k):
+        order = hidden.argsort(dim=1, descending=True)[:, :k]
+        mask = torch.zeros_like(hidden, dtype=torch.bool).scatter(1, order, True)
+        return hidden * mask
+
+    assert_accepted(check.keep_top_k, threshold_at_kth)
+    assert_accepted(check.keep_top_k, by_sorting)
+
+
+# Exercise 7: the L1 penalty.
+
+def l1_with(penalty="l1", on="hidden", sign=1, use_weight=True, reduction="mean", detach=False):
+    def loss(model, images, weight):
+        hidden = model.encoder(images)
+        output = model.decoder(hidden)
+        penalised = output.flatten(1) if on == "output" else hidden
+        penalised = penalised.detach() if detach else penalised
+        per_image = {"l1": penalised.abs().sum(dim=1), "no abs": penalised.sum(dim=1),
+                     "squared": penalised.pow(2).sum(dim=1), "per unit": penalised.abs().mean(dim=1)}
+        term = penalised.abs().sum() if penalty == "batch sum" else per_image[penalty].mean()
+        return F.mse_loss(output, images, reduction=reduction) + sign * (weight if use_weight else 1.0) * term
+    return loss
+
+
+WRONG_L1 = {
+    "mean over units": (l1_with(penalty="per unit"), "averaged |h_j| over the units"),
+    "summed over the batch": (l1_with(penalty="batch sum"), "summed over the images too"),
+    "squared": (l1_with(penalty="squared"), "L2"),
+    "no absolute value": (l1_with(penalty="no abs"), "absolute values"),
+    "on the output": (l1_with(on="output"), "wrong layer"),
+    "subtracted": (l1_with(sign=-1), "subtracted"),
+    "weight ignored": (l1_with(use_weight=False), "weight is ignored"),
+    "summed squared errors": (l1_with(reduction="sum"), "summed the squared errors"),
+    "detached": (l1_with(detach=True), "detached"),
+    "F.l1_loss against zeros": (lambda m, x, w: F.mse_loss(m(x), x) + w * F.l1_loss(m.encoder(x),
+                                torch.zeros_like(m.encoder(x))), "averaged |h_j| over the units"),
+    "a float": (lambda m, x, w: l1_with()(m, x, w).item(), "not a float"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_L1)
+def test_wrong_l1_losses_are_named(mistake):
+    assert_rejected(check.l1_sparse_loss, *WRONG_L1[mistake])
+
+
+def test_l1_losses_written_other_ways_pass():
+    def with_norm(model, images, weight):
+        hidden = model.encoder(images)
+        return F.mse_loss(model(images), images) + weight * torch.linalg.vector_norm(hidden, ord=1, dim=1).mean()
+
+    def summed_then_divided(model, images, weight):
+        hidden = model.encoder(images)
+        recon = model.decoder(hidden)
+        return ((recon - images) ** 2).mean() + weight * hidden.abs().sum() / len(images)
+
+    assert_accepted(check.l1_sparse_loss, with_norm)
+    assert_accepted(check.l1_sparse_loss, summed_then_divided)
+
+
+# Exercise 9: the design, trained and measured by the check (a few seconds each).
+
+def design(hidden_units, beta, rho):
+    return lambda: {"hidden_units": hidden_units, "beta": beta, "rho": rho}
+
+
+WRONG_DESIGNS = {
+    "no penalty": (design(1024, 0.0, 0.01), "nothing pulls"),
+    "the notebook's rho": (design(1024, 1e-3, 0.1), "choose ρ below it"),
+    "penalty too strong": (design(1024, 1e-3, 0.02), "costs too much reconstruction"),
+    "too wide for the check": (design(4096, 2e-4, 0.01), "at most 1,024"),
+    "not a dict": (lambda: (1024, 2e-4, 0.01), "a dict"),
+    "rho out of range": (design(1024, 2e-4, 5.0), "strictly between 0 and 1"),
+    "negative beta": (design(1024, -1e-3, 0.01), "negative"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_DESIGNS)
+def test_failing_designs_are_named_with_their_measurements(mistake):
+    assert_rejected(check.sparse_design, *WRONG_DESIGNS[mistake])
+
+
+def test_a_failing_design_gets_its_numbers_back():
+    result = check.sparse_design.run(design(1024, 1e-3, 0.02))
+    assert "mean activation 0.0" in result.message and "test MSE 0.0" in result.message, result.message
+
+
+def test_another_passing_design():
+    assert_accepted(check.sparse_design, design(512, 5e-4, 0.02))  # narrower: a stronger pull, a little blurrier
+
+
+HIDDEN_CATCHES = {
+    "activity_summary": [lambda hidden, threshold: summary_with()(hidden.squeeze(), threshold)],  # a batch of one
+    "keep_top_k": [lambda hidden, k: torch.zeros(hidden.shape).scatter(1, hidden.topk(k, dim=1).indices,
+                                                                     hidden.topk(k, dim=1).values)],  # float32 only
+}
+NO_HIDDEN_MISTAKE_FOUND = {
+    "l1_sparse_loss": "the public check already probes a ReLU and a linear code (where signs count), the gradient, "
+                      "and every reduction slip we could think of; the hidden one adds a batch of one, float64 and "
+                      "weight 0, where no plausible answer that passes the public check went wrong",
+    "sparse_design": "the hidden check retrains the design with another seed (other initial weights and batches); "
+                     "the measurements move by about 2% between seeds, so only a design within 2% of a target can "
+                     "pass one and fail the other, and which one flips depends on the machine's arithmetic",
+}

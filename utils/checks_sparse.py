@@ -1,10 +1,16 @@
 """Checks for notebook 04, the sparse autoencoder. The KL penalty is compared with its formula in float64 (value and
-gradient, at the edges too), the loss with a penalty computed here, the features with the encoder's rows."""
+gradient, at the edges too), the losses with penalties computed here, the activity summary and the top-k codes with
+activations built to tell the usual slips apart, the features with the encoder's rows; the two questions with their
+answers; the design is trained here for a fixed budget and measured."""
+import math
+import numbers
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import Mistake, close, exercise, name_known_mistake
+from .checks import (Mistake, as_float, choice, close, design_images, exercise, mse_on, name_known_mistake, question,
+                     train_briefly)
 from .models import Autoencoder
 
 REFERENCE = "nb04_sparse_autoencoder"
@@ -30,7 +36,7 @@ def _value_and_grad(function, hidden, *args):
     return value, grad
 
 
-@exercise("1", "the KL sparsity penalty", 3, f"{REFERENCE}.kl_sparsity")
+@exercise("1", "the KL sparsity penalty", 3, f"{REFERENCE}.kl_sparsity", kind="core")
 def kl_sparsity(penalty):
     hidden, rho = _activations(), 0.1
     value, grad = _value_and_grad(penalty, hidden, rho)
@@ -96,7 +102,7 @@ def _loss_and_encoder_grad(model, images, loss_of):
     return loss.item(), model.encoder[1].weight.grad.clone()
 
 
-@exercise("2", "the sparse autoencoder's loss", 3, f"{REFERENCE}.sparse_loss")
+@exercise("2", "the sparse autoencoder's loss", 3, f"{REFERENCE}.sparse_loss", kind="core")
 def sparse_loss(loss_fn):
     model, images, beta, rho = _sigmoid_autoencoder(), torch.rand(16, 1, 28, 28), 0.5, 0.1
 
@@ -135,7 +141,7 @@ def sparse_loss(loss_fn):
         raise Mistake("the value is right but its gradient is not: compute the loss with torch operations only.")
 
 
-@exercise("3", "the learned features as images", 2, f"{REFERENCE}.feature_images")
+@exercise("6", "the learned features as images", 2, f"{REFERENCE}.feature_images", kind="skill")
 def feature_images(features_of):
     torch.manual_seed(4)
     layer = nn.Linear(784, 900)  # more units than pixels, so that a transposed weight reshapes without error
@@ -162,3 +168,297 @@ def feature_images(features_of):
     if torch.allclose(images, 1 - expected, atol=1e-5):
         raise Mistake("the features are inverted: map each row's minimum to 0 and its maximum to 1.")
     raise Mistake("these are not the rows of layer.weight, each scaled to [0, 1] and shaped (1, 28, 28).")
+
+
+def _activity_cases():
+    """(hidden, threshold) pairs whose right summary differs from every usual slip: 40 images of 12 units."""
+    torch.manual_seed(6)
+    hidden = torch.rand(40, 12) * 0.8
+    hidden[:, 0] = 0.0                  # never active: dead at any threshold >= 0
+    hidden[:, 1] = 0.3                  # always 0.3: active at threshold 0, dead at 0.5
+    hidden[:, 2] = 0.0
+    hidden[7, 2] = 0.9                  # one image only: mean 0.0225, yet alive
+    hidden[:, 3] = 0.9                  # always active
+    hidden[:, 4] = 0.5                  # exactly at the threshold 0.5: not above it
+    hidden[::3, 5] = 0.0                # exactly 0 for every third image: a ReLU that is off there
+    hidden[:, 6:9] = 0.3 + 0.7 * hidden[:, 6:9]  # mostly above 0.5 (mean above it), yet below it for some images
+    relu_like = torch.relu(torch.randn(40, 12) - 0.8)
+    relu_like[:, :3] = 0.0              # three dead ReLU units
+    return [(hidden, 0.5), (relu_like, 0.0)]
+
+
+def activity_oracle(hidden, threshold):
+    active = hidden > threshold
+    return hidden.mean(dim=0), active.sum(dim=1).double().mean().item(), int((~active.any(dim=0)).sum())
+
+
+@exercise("3", "measuring sparsity: ρ̂, active and dead units", 2, f"{REFERENCE}.activity_summary", kind="core")
+def activity_summary(summarise):
+    for hidden, threshold in _activity_cases():
+        before = hidden.clone()
+        result = summarise(hidden, threshold)
+        if not torch.equal(hidden, before):
+            raise Mistake("your function changed `hidden` in place: the caller's activations must stay as they were.")
+        if not isinstance(result, (tuple, list)) or len(result) != 3:
+            raise Mistake("return three things, in this order: rho_hat (a tensor of shape (H,)), active_per_image "
+                          "(a number) and dead_units (a whole number).")
+        rho_hat, active_per_image, dead_units = result
+        n, h = hidden.shape
+        if not isinstance(rho_hat, torch.Tensor) or tuple(rho_hat.shape) != (h,):
+            shape = tuple(rho_hat.shape) if isinstance(rho_hat, torch.Tensor) else type(rho_hat).__name__
+            if shape == (n,):
+                raise Mistake(f"rho_hat has one value per image, shape {shape}: ρ̂_j is unit j's mean over the "
+                              f"images, hidden.mean(dim=0), shape ({h},).")
+            raise Mistake(f"rho_hat should be a tensor of shape (H,) = ({h},), one mean per unit; got {shape}.")
+        expected_rho_hat, expected_active, expected_dead = activity_oracle(hidden, threshold)
+        if not close(rho_hat, expected_rho_hat, rtol=1e-5):
+            raise Mistake("rho_hat is not each unit's mean activation over the images (hidden.mean(dim=0)).")
+        active = hidden > threshold
+        active_per_image = as_float(active_per_image, "active_per_image")
+        if not close(active_per_image, expected_active, rtol=1e-5):
+            at_or_above = hidden >= threshold
+            name_known_mistake(active_per_image, [
+                (at_or_above.sum(dim=1).double().mean(), f"a unit exactly at the threshold ({threshold}) is not "
+                                                         "active (a ReLU at exactly 0 is off): count hidden > "
+                                                         "threshold, not >="),
+                (active.double().mean(), "that is the fraction of the units that are active, not their number: "
+                                         "count the active units of each image (sum over dim 1), then average over "
+                                         "the images"),
+                (active.sum(), "that is the count over all the images together: average the per-image counts over "
+                               "the images"),
+                (active.sum(dim=0).double().mean(), "you counted, for each unit, the images where it is active "
+                                                    "(dim 0): count the active units of each image (dim 1)")], rtol=1e-5)
+            raise Mistake(f"active_per_image is {active_per_image:.4g}, expected {expected_active:.4g} (threshold "
+                          f"{threshold}): in each image, count the units above the threshold; average over images.")
+        dead_units = as_float(dead_units, "dead_units")
+        if dead_units != expected_dead:
+            name_known_mistake(dead_units, [
+                (int((~(hidden >= threshold).any(dim=0)).sum()), f"a unit exactly at the threshold ({threshold}) is "
+                                                                 "not active, so it can be dead: use >, not >="),
+                (int(active.any(dim=0).sum()), "you counted the units that are active for at least one image: the "
+                                               "dead units are the others"),
+                (int((~active.all(dim=0)).sum()), "you counted the units that are off for at least one image: a dead "
+                                                  "unit is off for every image"),
+                (int((hidden.mean(dim=0) <= threshold).sum()), "a unit whose mean is below the threshold can still "
+                                                               "fire for some images: dead means above the threshold "
+                                                               "for no image at all")], rtol=0)
+            raise Mistake(f"dead_units is {dead_units:g}, expected {expected_dead} (threshold {threshold}): count "
+                          "the units that are above the threshold for no image.")
+
+
+@question("4", "predict: β × 10", 1, f"{REFERENCE}.predicted_effect_of_beta",
+          explanation="β is the price of each unit's distance from ρ. The units of a model trained with a small β fire "
+                      "more often than ρ, so a larger β pushes their mean activation down; and a code with fewer "
+                      "active units carries less of each image, so the reconstruction gets worse. The table below "
+                      "shows both, from β = 0.0001 to β = 0.001.")
+def predicted_effect_of_beta(answer):
+    answer = choice(answer, ("a", "b", "c", "d"))
+    if answer == "b":
+        raise Mistake("the mean activation does go down, but the reconstruction pays for it: fewer active units "
+                      "carry less of each image, so the test MSE goes up (β = 0 reconstructs best).")
+    if answer in ("c", "d"):
+        raise Mistake("a larger β makes it dearer for a unit to fire more often than ρ, and without the penalty the "
+                      "units fire far more often than ρ: the mean activation goes down, not up.")
+
+
+def _top_k_oracle(hidden, k):
+    values, indices = hidden.topk(k, dim=1)
+    return torch.zeros_like(hidden).scatter(1, indices, values)
+
+
+@exercise("5", "each image's k most active units", 2, f"{REFERENCE}.keep_top_k", kind="core")
+def keep_top_k(sparsify):
+    torch.manual_seed(7)
+    hidden = torch.rand(8, 20)
+    for k in (3, 1, 20):
+        before = hidden.clone()
+        result = sparsify(hidden, k)
+        if not torch.equal(hidden, before):
+            raise Mistake("your function changed `hidden` in place: return a new tensor and leave the caller's "
+                          "activations as they were.")
+        if not isinstance(result, torch.Tensor) or result.shape != hidden.shape:
+            shape = tuple(result.shape) if isinstance(result, torch.Tensor) else type(result).__name__
+            raise Mistake(f"return a tensor shaped like hidden, (N, H) = {tuple(hidden.shape)}, with all but k "
+                          f"units of each image set to 0; got {shape}.")
+        result = result.detach()
+        expected = _top_k_oracle(hidden, k)
+        if torch.allclose(result, expected):
+            continue
+        kept = result != 0
+        if torch.equal(kept, expected != 0) and torch.allclose(result[kept], torch.ones(int(kept.sum()))):
+            raise Mistake("the kept units became 1: keep their own activations (a mask times hidden, or scatter "
+                          "the top-k values back).")
+        if torch.allclose(result, _top_k_oracle(hidden.T, min(k, len(hidden))).T):
+            raise Mistake("you kept each unit's k largest activations over the images (dim 0): keep each image's "
+                          "k most active units, along dim 1.")
+        smallest = hidden.topk(k, dim=1, largest=False)
+        if torch.allclose(result, torch.zeros_like(hidden).scatter(1, smallest.indices, smallest.values)):
+            raise Mistake("you kept the k least active units: topk returns the largest by default.")
+        counts = kept.sum(dim=1)
+        if not torch.all(counts == k):
+            raise Mistake(f"with k = {k}, each image should keep exactly {k} non-zero units; yours keep "
+                          f"{counts.tolist()}.")
+        raise Mistake(f"with k = {k}, the kept units are not each image's {k} largest activations, at their values.")
+
+
+@question("8", "predict: which penalty leaves dead units", 1, f"{REFERENCE}.predicted_more_dead_units",
+          explanation="L1 only ever pushes the activations down, and a ReLU unit that is below 0 for every training "
+                      "image gets no gradient through it again: it stays dead. A sigmoid unit always gets some "
+                      "gradient, and the KL penalty charges a unit for being too quiet as well as too loud (its cost "
+                      "rises again as ρ̂ falls below ρ: the curve of section 2), so a quiet unit is pushed back up. "
+                      "The counts below show it.")
+def predicted_more_dead_units(answer):
+    answer = choice(answer, ("a", "b", "c"))
+    if answer == "b":
+        raise Mistake("the KL penalty charges a unit for being too quiet as well as too loud (its cost rises "
+                      "again as ρ̂ falls below ρ), and a sigmoid unit always gets some gradient: it keeps its units "
+                      "in use.")
+    if answer == "c":
+        raise Mistake("a ReLU unit that is off for every image gets no gradient, and L1 pushes every unit "
+                      "towards off; the KL penalty pushes quiet units back up: the two differ a lot.")
+
+
+def _relu_code_model(code_size=6, activation=nn.ReLU):
+    torch.manual_seed(8)
+    return Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, code_size), activation()),
+                       nn.Sequential(nn.Linear(code_size, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))
+
+
+@exercise("7", "the L1 activity penalty", 2, f"{REFERENCE}.l1_sparse_loss", kind="core")
+def l1_sparse_loss(loss_fn):
+    images, weight = torch.rand(16, 1, 28, 28), 0.05
+
+    def oracle(model, images, weight=weight, sign=1.0, on_output=False, reduction="mean", penalty="l1",
+               detached=False):
+        hidden = model.encoder(images)
+        output = model.decoder(hidden)
+        penalised = output.flatten(1) if on_output else hidden
+        penalised = penalised.detach() if detached else penalised
+        per_image = {"l1": penalised.abs().sum(dim=1), "no abs": penalised.sum(dim=1),
+                     "squared": penalised.pow(2).sum(dim=1), "per unit": penalised.abs().mean(dim=1),
+                     "batch sum": penalised.abs().sum(dim=1) * len(images)}[penalty]
+        return F.mse_loss(output, images, reduction=reduction) + sign * weight * per_image.mean()
+
+    # A ReLU code, as in the notebook, and a linear one (no activation), where negative activations count too.
+    for model, kind in [(_relu_code_model(), "ReLU"), (_relu_code_model(activation=nn.Identity), "linear")]:
+        value = loss_fn(model, images, weight)
+        if not isinstance(value, torch.Tensor) or value.numel() != 1:
+            raise Mistake("return the loss as a one-number tensor (not a float), so that utils.fit can call "
+                          ".backward().")
+        if not value.requires_grad:
+            raise Mistake("the loss carries no gradient: is something detached (.detach(), .item(), "
+                          "torch.no_grad())?")
+        got, got_grad = _loss_and_encoder_grad(model, images, lambda m, x: loss_fn(m, x, weight))
+        expected, expected_grad = _loss_and_encoder_grad(model, images, oracle)
+        if not close(got, expected, rtol=1e-4):
+            known = [(dict(sign=-1.0), "the penalty is subtracted: add weight times the L1 penalty"),
+                     (dict(weight=0.0), "the penalty is missing (or the weight ignored): add weight * the sum of "
+                                        "|h_j| over the units, averaged over the images"),
+                     (dict(weight=1.0), "the weight is ignored: multiply the penalty by the weight argument"),
+                     (dict(penalty="per unit"), "you averaged |h_j| over the units: L1 sums them over the units of "
+                                                "an image (then averages over the images)"),
+                     (dict(penalty="batch sum"), "you summed over the images too: average the per-image sums over "
+                                                 "the images, so that the penalty does not grow with the batch"),
+                     (dict(penalty="squared"), "you squared the activations: that is an L2 penalty; L1 takes their "
+                                               "absolute values"),
+                     (dict(penalty="no abs"), f"with a {kind} code, activations can be negative and then lower your "
+                                              "penalty: take their absolute values, hidden.abs()"),
+                     (dict(on_output=True), "the penalty is on the wrong layer: it belongs on the hidden activations "
+                                            "model.encoder(images), not on the reconstruction"),
+                     (dict(reduction="sum"), "you summed the squared errors: the reconstruction term is F.mse_loss's "
+                                             "mean per pixel")]
+            for change, hint in known:
+                if close(got, _loss_and_encoder_grad(model, images, lambda m, x: oracle(m, x, **change))[0],
+                         rtol=1e-4):
+                    raise Mistake(hint + ".")
+            raise Mistake(f"with a {kind} code, got {got:.5g}, expected {expected:.5g}: F.mse_loss(reconstruction, "
+                          "images) + weight * hidden.abs().sum(dim=1).mean(), with hidden = model.encoder(images).")
+        if not torch.allclose(got_grad, expected_grad, rtol=1e-3, atol=1e-7):
+            _, detached_grad = _loss_and_encoder_grad(model, images, lambda m, x: oracle(m, x, detached=True))
+            if torch.allclose(got_grad, detached_grad, rtol=1e-3, atol=1e-7):
+                raise Mistake("the value is right but the penalty sends no gradient to the encoder: the hidden "
+                              "activations were detached before the penalty.")
+            raise Mistake("the value is right but its gradient is not: compute the loss with torch operations only.")
+
+
+# The design task: the check trains the learner's choice of (hidden units, β, ρ) for a fixed budget and measures it.
+DESIGN_STEPS, DESIGN_BATCH, DESIGN_LR = 500, 128, 3e-3
+DESIGN_TRAIN, DESIGN_TEST = 4096, 1000
+MAX_MEAN_ACTIVATION, MAX_TEST_MSE = 0.05, 0.030
+DESIGN_UNITS = (16, 1024)  # at most 1,024 units, so that the check's training stays within seconds
+
+
+def sparse_autoencoder(hidden_units):
+    """The notebook's model: 784 -> hidden_units sigmoid units -> 784 sigmoid pixels."""
+    return Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, hidden_units), nn.Sigmoid()),
+                       nn.Sequential(nn.Linear(hidden_units, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))
+
+
+def _kl_penalty(hidden, rho):
+    rho_hat = hidden.mean(dim=0).clamp(1e-6, 1 - 1e-6)
+    return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+
+
+def read_design(design):
+    """The learner's design as (hidden_units, beta, rho), or a Mistake saying what is missing or out of range."""
+    if not isinstance(design, dict) or not {"hidden_units", "beta", "rho"} <= set(design):
+        raise Mistake('return a dict with the keys "hidden_units", "beta" and "rho", e.g. '
+                      '{"hidden_units": 256, "beta": 1e-3, "rho": 0.1}.')
+    units, beta, rho = design["hidden_units"], design["beta"], design["rho"]
+    if isinstance(units, bool) or not isinstance(units, numbers.Integral) or not DESIGN_UNITS[0] <= units <= DESIGN_UNITS[1]:
+        raise Mistake(f"hidden_units should be a whole number from {DESIGN_UNITS[0]} to {DESIGN_UNITS[1]:,} (the "
+                      f"check trains at most {DESIGN_UNITS[1]:,} units, to stay quick); got {units!r}.")
+    for name, value in (("beta", beta), ("rho", rho)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise Mistake(f"{name} should be a number (a float); got {value!r}.")
+    if beta < 0:
+        raise Mistake(f"beta = {beta} is negative: a negative weight rewards straying from ρ; use β >= 0.")
+    if not 0 < rho < 1:
+        raise Mistake(f"rho is a target mean activation of sigmoid units, strictly between 0 and 1; got {rho}.")
+    return int(units), float(beta), float(rho)
+
+
+def measure_design(units, beta, rho, seed=0):
+    """Train the design for the check's fixed budget (seeded) and return (mean hidden activation, test MSE) on the
+    first DESIGN_TEST test images."""
+    train_images, test_images = design_images(DESIGN_TRAIN, DESIGN_TEST)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = sparse_autoencoder(units)
+    loss_fn = (lambda m, x: F.mse_loss(m.decoder(h := m.encoder(x)), x) + beta * _kl_penalty(h, rho))
+    train_briefly(model, train_images, steps=DESIGN_STEPS, batch_size=DESIGN_BATCH, lr=DESIGN_LR, loss_fn=loss_fn,
+                  seed=seed)
+    with torch.no_grad():
+        mean_activation = model.encoder(test_images).mean().item()
+    return mean_activation, mse_on(model, test_images)
+
+
+def judge_design(units, beta, rho, mean_activation, mse, run="after the check's training"):
+    """A Mistake naming what to change when a measured design misses a target."""
+    measured = (f"{run}, your design ({units} units, β = {beta:g}, ρ = {rho:g}) has mean activation "
+                f"{mean_activation:.4f} (target <= {MAX_MEAN_ACTIVATION}) and test MSE {mse:.4f} (target <= "
+                f"{MAX_TEST_MSE:.3f})")
+    too_active, too_blurry = mean_activation > MAX_MEAN_ACTIVATION, mse > MAX_TEST_MSE
+    if too_active and too_blurry:
+        raise Mistake(f"{measured}: both miss. A wider layer of quieter units reconstructs better at the same "
+                      "mean activation than a narrow one.")
+    if too_active and beta == 0:
+        raise Mistake(f"{measured}: with β = 0 nothing pulls the activations down; give the KL penalty a weight.")
+    if too_active and rho > MAX_MEAN_ACTIVATION:
+        raise Mistake(f"{measured}: the penalty pulls each unit's mean towards ρ = {rho:g}, which is above the "
+                      f"target {MAX_MEAN_ACTIVATION}: choose ρ below it.")
+    if too_active:
+        raise Mistake(f"{measured}: ρ is below the target, but β is too weak to pull the units down to it in "
+                      f"{DESIGN_STEPS} steps: raise β (or lower ρ).")
+    if too_blurry:
+        raise Mistake(f"{measured}: the units are sparse enough, but the penalty costs too much reconstruction: "
+                      "lower β (a smaller β that still reaches the target), or give the layer more units.")
+
+
+@exercise("9", "design: sparse and still sharp", 3, f"{REFERENCE}.sparse_design", kind="design")
+def sparse_design(design_fn):
+    units, beta, rho = read_design(design_fn())
+    mean_activation, mse = measure_design(units, beta, rho)
+    judge_design(units, beta, rho, mean_activation, mse)
+    print(f"   Measured after {DESIGN_STEPS} steps: mean activation {mean_activation:.4f} (target <= "
+          f"{MAX_MEAN_ACTIVATION}), test MSE {mse:.4f} (target <= {MAX_TEST_MSE:.3f}).")

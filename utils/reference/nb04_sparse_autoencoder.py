@@ -24,9 +24,29 @@ def sparse_loss(model, images, beta, rho):
     return F.mse_loss(reconstruction, images) + beta * kl_sparsity(hidden, rho)
 
 
+def activity_summary(hidden, threshold):
+    """(rho_hat of shape (H,), active units per image averaged over the images, units active for no image)."""
+    active = hidden > threshold                                 # (N, H): where a unit fires
+    rho_hat = hidden.mean(dim=0)                                # (H,): each unit's mean over the images
+    active_per_image = active.sum(dim=1).float().mean().item()  # count per image, then the mean over images
+    dead_units = int((~active.any(dim=0)).sum())                # units that fire for no image
+    return rho_hat, active_per_image, dead_units
+
+
+# Exercise 4: your prediction, one of "a", "b", "c", "d"
+predicted_effect_of_beta = "a"
+
+
 def build_sparse_autoencoder(hidden_units):
     return utils.Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, hidden_units), nn.Sigmoid()),
                              nn.Sequential(nn.Linear(hidden_units, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))
+
+
+def keep_top_k(hidden, k):
+    """(N, H) -> (N, H): each row keeps its k largest activations at their values, the others become 0."""
+    values, indices = hidden.topk(k, dim=1)  # (N, k): each image's k largest activations, and which units
+    sparse = torch.zeros_like(hidden)         # same shape, dtype and device as hidden
+    return sparse.scatter(1, indices, values)
 
 
 def feature_images(layer):
@@ -35,3 +55,21 @@ def feature_images(layer):
     low = weights.min(dim=1, keepdim=True).values
     high = weights.max(dim=1, keepdim=True).values
     return ((weights - low) / (high - low)).view(-1, 1, 28, 28)
+
+
+def l1_sparse_loss(model, images, weight):
+    """MSE per pixel + weight * (sum over the hidden units of |h_j|, averaged over the images)."""
+    hidden = model.encoder(images)
+    return F.mse_loss(model.decoder(hidden), images) + weight * hidden.abs().sum(dim=1).mean()
+
+
+# Exercise 8: your prediction, one of "a", "b", "c"
+predicted_more_dead_units = "a"
+
+
+def sparse_design():
+    """{"hidden_units": int from 16 to 1024, "beta": float >= 0, "rho": float in (0, 1)}, trained by the check."""
+    hidden_units = 1024  # many quiet units: the same mean activation costs less reconstruction than a few busy ones
+    beta = 2e-4          # just strong enough to pull the units to rho within the short budget; more costs MSE
+    rho = 0.01           # the penalty pulls each unit's mean towards rho: aim below the 0.05 target
+    return {"hidden_units": hidden_units, "beta": beta, "rho": rho}
