@@ -333,6 +333,6 @@ NO_HIDDEN_MISTAKE_FOUND = {
                       "and every reduction slip we could think of; the hidden one adds a batch of one, float64 and "
                       "weight 0, where no plausible answer that passes the public check went wrong",
     "sparse_design": "the hidden check retrains the design with another seed (other initial weights and batches); "
-                     "the measurements move by about 2% between seeds, so only a design within 2% of a target can "
-                     "pass one and fail the other, and which one flips depends on the machine's arithmetic",
+                     "the measurements moved by up to 3% between seeds 0 and 1 (measured on 13 designs), so only a "
+                     "design within 3% of a target can pass one and fail the other, and which one flips depends on the machine's arithmetic",
 }
