@@ -1,13 +1,17 @@
-"""Notebook 03's checks: planted wrong noise functions, PSNRs and denoising steps are rejected with a hint that names
-the mistake; correct ones written differently from the solution are accepted."""
+"""Notebook 03's checks: planted wrong corruptions, PSNRs, denoising steps, answers, designs, error splits and code
+sensitivities are rejected with a hint that names the mistake; correct ones written differently from the solution
+are accepted."""
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from utils import checks_denoising as check
 from utils.reference import nb03_denoising_autoencoder as reference
+
+from utils.reference.nb02_convolutional_autoencoder import build_conv_autoencoder
 
 from planted import assert_accepted, assert_reference_passes_and_stub_is_not_attempted, assert_rejected
 
@@ -146,6 +150,335 @@ def test_denoising_step_written_another_way_passes():
     assert_accepted(check.denoising_step, step)
 
 
-@pytest.mark.parametrize("name", ["add_gaussian_noise", "psnr", "denoising_step"])
+def mask_with_dropout(images, fraction):  # F.dropout zeroes pixels but scales the kept ones by 1 / (1 - p)
+    return F.dropout(images, p=fraction, training=True)
+
+
+def mask_in_place(images, fraction):
+    images[torch.rand_like(images) < fraction] = 0
+    return images
+
+
+def mask_with_fixed_seed(images, fraction):
+    generator = torch.Generator().manual_seed(0)
+    return images * (torch.rand(images.shape, generator=generator) >= fraction)
+
+
+WRONG_MASKS = {
+    "dropout's rescaling": (mask_with_dropout, "dropout's rescaling"),
+    "in place": (mask_in_place, "in place"),
+    "the mask the wrong way round": (lambda x, f: x * (torch.rand_like(x) < f), "wrong way round"),
+    "pixels set to 1": (lambda x, f: torch.where(torch.rand_like(x) < f, torch.ones_like(x), x), "salt-and-pepper"),
+    "one draw per image": (lambda x, f: x * (torch.rand(len(x), 1, 1, 1) >= f), "one per image"),
+    "one mask for the batch": (lambda x, f: x * (torch.rand_like(x[0]) >= f), "same mask"),
+    "fixed seed": (mask_with_fixed_seed, "fresh mask"),
+    "fraction ignored": (lambda x, f: x * (torch.rand_like(x) >= 0.3), "fraction argument"),
+    "cast to float64": (lambda x, f: x.double() * (torch.rand_like(x) >= f), "keep the images' dtype"),
+    "unchanged": (lambda x, f: x.clone(), "unchanged"),
+    "kept pixels halved": (lambda x, f: torch.where(torch.rand_like(x) < f, torch.zeros_like(x), x / 2), "changed too"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_MASKS)
+def test_wrong_masks_are_named(mistake):
+    assert_rejected(check.mask_pixels, *WRONG_MASKS[mistake])
+
+
+def test_masks_written_other_ways_pass():
+    def masked_fill(images, fraction):
+        return images.masked_fill(torch.rand_like(images) < fraction, 0.0)
+
+    def bernoulli(images, fraction):  # keep each pixel with probability 1 - fraction
+        return images * torch.bernoulli(torch.full_like(images, 1 - fraction))
+
+    def exact_count(images, fraction):  # Vincent et al.'s variant: exactly a fraction of each image's pixels
+        flat = images.flatten(1).clone()
+        count = round(fraction * flat.shape[1])
+        order = torch.rand(flat.shape).argsort(dim=1)[:, :count]
+        return flat.scatter(1, order, 0.0).view_as(images)
+
+    assert_accepted(check.mask_pixels, masked_fill)
+    assert_accepted(check.mask_pixels, bernoulli)
+    assert_accepted(check.mask_pixels, exact_count)
+
+
+def salt_only(images, fraction):
+    return torch.where(torch.rand_like(images) < fraction, torch.ones_like(images), images)
+
+
+def salt_and_pepper_of_fraction_each(images, fraction):
+    hit = torch.rand_like(images) < 2 * fraction
+    return torch.where(hit, (torch.rand_like(images) < 0.5).to(images.dtype), images)
+
+
+def salt_and_pepper_drawn_separately(images, fraction):  # the two draws overlap: fewer pixels hit than `fraction`
+    noisy = torch.where(torch.rand_like(images) < fraction / 2, torch.zeros_like(images), images)
+    return torch.where(torch.rand_like(images) < fraction / 2, torch.ones_like(images), noisy)
+
+
+def one_coin_per_image(images, fraction):
+    coin = (torch.rand(len(images), 1, 1, 1) < 0.5).to(images.dtype).expand_as(images)
+    return torch.where(torch.rand_like(images) < fraction, coin, images)
+
+
+def random_values_for_hits(images, fraction):
+    return torch.where(torch.rand_like(images) < fraction, torch.rand_like(images), images)
+
+
+def salt_and_pepper_in_place(images, fraction):
+    hit = torch.rand_like(images) < fraction
+    images[hit] = (torch.rand_like(images) < 0.5).to(images.dtype)[hit]
+    return images
+
+
+WRONG_SALT_AND_PEPPER = {
+    "salt only": (salt_only, "salt AND pepper"),
+    "fraction of each": (salt_and_pepper_of_fraction_each, "share hit in all"),
+    "drawn separately": (salt_and_pepper_drawn_separately, "overlap"),
+    "one coin per image": (one_coin_per_image, "same colour"),
+    "random values": (random_values_for_hits, "neither 0 nor 1"),
+    "in place": (salt_and_pepper_in_place, "in place"),
+    "hit test the wrong way round": (lambda x, f: torch.where(torch.rand_like(x) >= f,
+                                                              (torch.rand_like(x) < 0.5).to(x.dtype), x),
+                                     "wrong way round"),
+    "unfair coin": (lambda x, f: torch.where(torch.rand_like(x) < f, (torch.rand_like(x) < 0.3).to(x.dtype), x),
+                    "fair"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_SALT_AND_PEPPER)
+def test_wrong_salt_and_pepper_is_named(mistake):
+    assert_rejected(check.salt_and_pepper, *WRONG_SALT_AND_PEPPER[mistake])
+
+
+def test_salt_and_pepper_written_other_ways_pass():
+    def one_uniform(images, fraction):  # below fraction/2: pepper, between fraction/2 and fraction: salt
+        u = torch.rand_like(images)
+        noisy = images.clone()
+        noisy[u < fraction / 2] = 0.0
+        noisy[(u >= fraction / 2) & (u < fraction)] = 1.0
+        return noisy
+
+    def with_randint(images, fraction):
+        hit = torch.bernoulli(torch.full_like(images, fraction)).bool()
+        return torch.where(hit, torch.randint(0, 2, images.shape).to(images.dtype), images)
+
+    assert_accepted(check.salt_and_pepper, one_uniform)
+    assert_accepted(check.salt_and_pepper, with_randint)
+
+
+@pytest.mark.parametrize("answer, hint", [("a", "reconstruction of the clean digit itself"), ("(C)", "several dB"),
+                                          ("d", "one of 'a', 'b', 'c'"), (2, "a string")])
+def test_wrong_predictions_are_named(answer, hint):
+    assert_rejected(check.low_noise_prediction, answer, hint)
+
+
+def test_the_prediction_accepts_any_spelling_of_b():
+    for answer in ("b", " B ", "(b)"):  # a question has no hidden check: its answer is one value
+        result = check.low_noise_prediction.run(answer)
+        assert result.status == "passed" and result.points == result.max_points, result.message
+
+
+def conv_denoiser(channels=16, ending=None):
+    return nn.Sequential(nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(channels, 1, 3, padding=1), ending or nn.Sigmoid())
+
+
+def dense_bottleneck():  # a 784-1-784 autoencoder: within the budget, but one number cannot hold a digit
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 1), nn.ReLU(), nn.Linear(1, 784), nn.Sigmoid(),
+                         nn.Unflatten(1, (1, 28, 28)))
+
+
+def collapsing():  # three layers ending in a sigmoid: with this seed every output goes black early in training
+    return nn.Sequential(nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(8, 1, 3, padding=1), nn.Sigmoid())
+
+
+WRONG_DESIGNS = {
+    "notebook 02's autoencoder": (lambda: build_conv_autoencoder(32), "over the budget of 3,000"),
+    "too wide": (lambda: conv_denoiser(channels=24), "over the budget"),
+    "not a module": (lambda: (lambda x: x), "torch.nn.Module"),
+    "flattened output": (lambda: nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Flatten()), "same shape"),
+    "no output bound": (lambda: conv_denoiser(ending=nn.Identity()), "in [0, 1]"),
+    "a narrow code": (dense_bottleneck, "the target is 17.0 dB"),
+    "one fixed-size filter": (lambda: nn.Sequential(nn.Conv2d(1, 1, 5, padding=2), nn.Hardtanh(0.0, 1.0)),
+                              "the target is 17.0 dB"),
+    "output gone black": (collapsing, "black (nearly) everywhere"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_DESIGNS)
+def test_designs_that_miss_are_told_why(mistake):
+    assert_rejected(check.build_denoiser, *WRONG_DESIGNS[mistake])
+
+
+class Residual(nn.Module):
+    """Predict the noise and subtract it from the input (the DnCNN idea), 2,625 parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.noise = conv_denoiser(ending=nn.Identity())
+
+    def forward(self, noisy):
+        return (noisy - self.noise(noisy)).clamp(0, 1)
+
+
+def test_other_designs_within_the_budget_pass():
+    assert_accepted(check.build_denoiser, Residual)
+
+
+def split_by_own_means(outputs, corrupted, clean):
+    changed = corrupted != clean
+    squared = (outputs - clean) ** 2
+    return squared[changed].mean().item(), squared[~changed].mean().item()
+
+
+def split_against(reference_of):
+    def split(outputs, corrupted, clean):
+        changed = corrupted != clean
+        squared = (outputs - reference_of(outputs, corrupted, clean)) ** 2
+        return (squared * changed).sum().item() / squared.numel(), (squared * ~changed).sum().item() / squared.numel()
+    return split
+
+
+def split_changed_by_output(outputs, corrupted, clean):
+    changed = outputs != clean
+    squared = (outputs - clean) ** 2
+    return (squared * changed).sum().item() / squared.numel(), (squared * ~changed).sum().item() / squared.numel()
+
+
+def split_swapped(outputs, corrupted, clean):
+    return tuple(reversed(reference.error_where_changed(outputs, corrupted, clean)))
+
+
+def split_summed(outputs, corrupted, clean):
+    changed = corrupted != clean
+    squared = (outputs - clean) ** 2
+    return (squared * changed).sum().item(), (squared * ~changed).sum().item()
+
+
+def split_absolute(outputs, corrupted, clean):
+    changed = corrupted != clean
+    errors = (outputs - clean).abs()
+    return (errors * changed).sum().item() / errors.numel(), (errors * ~changed).sum().item() / errors.numel()
+
+
+WRONG_SPLITS = {
+    "each part's own mean": (split_by_own_means, "number of ALL pixels"),
+    "against the corrupted images": (split_against(lambda o, c, x: c), "against the clean ones"),
+    "the corrupted images' own error": (lambda o, c, x: split_against(lambda o, c, x: x)(c, c, x),
+                                        "the corrupted images' error"),
+    "changed where the output differs": (split_changed_by_output, "corrupted != clean"),
+    "swapped": (split_swapped, "swapped"),
+    "summed": (split_summed, "summed"),
+    "absolute errors": (split_absolute, "square the errors"),
+    "one number": (lambda o, c, x: F.mse_loss(o, x).item(), "two numbers"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_SPLITS)
+def test_wrong_error_splits_are_named(mistake):
+    assert_rejected(check.error_where_changed, *WRONG_SPLITS[mistake])
+
+
+def test_error_splits_written_other_ways_pass():
+    def with_where(outputs, corrupted, clean):
+        changed = corrupted.ne(clean)
+        squared = (outputs - clean).pow(2)
+        total = squared.numel()
+        return (float(torch.where(changed, squared, 0.0).sum() / total),
+                float(torch.where(changed, 0.0, squared).sum() / total))
+
+    def with_masked_select(outputs, corrupted, clean):
+        changed = corrupted != clean
+        squared = (outputs - clean) ** 2
+        return (torch.masked_select(squared, changed).sum().item() / squared.numel(),
+                torch.masked_select(squared, ~changed).sum().item() / squared.numel())
+
+    assert_accepted(check.error_where_changed, with_where)
+    assert_accepted(check.error_where_changed, with_masked_select)
+
+
+def sensitivity(distance_over_size):
+    def measure(encoder, clean_images, noisy_images):
+        with torch.no_grad():
+            codes, moved = encoder(clean_images), encoder(noisy_images)
+        return distance_over_size(codes, moved)
+    return measure
+
+
+WRONG_SENSITIVITIES = {
+    "ratio of means": (sensitivity(lambda c, m: ((m - c).norm(dim=1).mean() / c.norm(dim=1).mean()).item()),
+                       "mean code size"),
+    "norms over the batch": (sensitivity(lambda c, m: ((m - c).norm() / c.norm()).item()), "whole batch"),
+    "squared norms": (sensitivity(lambda c, m: ((m - c).pow(2).sum(1) / c.pow(2).sum(1)).mean().item()),
+                      "squared norms"),
+    "not relative": (sensitivity(lambda c, m: (m - c).norm(dim=1).mean().item()), "relative to its size"),
+    "relative to the noisy code": (sensitivity(lambda c, m: ((m - c).norm(dim=1) / m.norm(dim=1)).mean().item()),
+                                   "not the noisy one's"),
+    "norms over the images": (sensitivity(lambda c, m: ((m - c).norm(dim=0) / c.norm(dim=0)).mean().item()),
+                              "dim=0"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_SENSITIVITIES)
+def test_wrong_sensitivities_are_named(mistake):
+    assert_rejected(check.code_sensitivity, *WRONG_SENSITIVITIES[mistake])
+
+
+def test_sensitivities_written_other_ways_pass():
+    def per_image_loop(encoder, clean_images, noisy_images):
+        ratios = []
+        with torch.no_grad():
+            for clean, noisy in zip(clean_images, noisy_images):
+                code = encoder(clean[None])[0]
+                ratios.append((torch.linalg.vector_norm(encoder(noisy[None])[0] - code) /
+                               torch.linalg.vector_norm(code)).item())
+        return sum(ratios) / len(ratios)
+
+    assert_accepted(check.code_sensitivity, per_image_loop)
+
+
+@pytest.mark.parametrize("name", ["add_gaussian_noise", "mask_pixels", "salt_and_pepper", "psnr", "denoising_step",
+                                  "low_noise_prediction", "build_denoiser", "error_where_changed", "code_sensitivity"])
 def test_reference_passes_and_stub_is_not_attempted(name):
     assert_reference_passes_and_stub_is_not_attempted(getattr(check, name), getattr(reference, name))
+
+
+# Mistakes the public checks pass and the hidden checks (tools/hidden/checks_denoising.py) catch.
+
+def mask_for_28_by_28(images, fraction):  # the mask's shape typed out for MNIST
+    return images * (torch.rand(len(images), 1, 28, 28) >= fraction)
+
+
+def salt_and_pepper_for_28_by_28(images, fraction):
+    hit = torch.rand(len(images), 1, 28, 28) < fraction
+    return torch.where(hit, (torch.rand(len(images), 1, 28, 28) < 0.5).to(images.dtype), images)
+
+
+def split_by_fraction_times_mean_of_nothing(outputs, corrupted, clean):  # the mean of no pixels is NaN, 0 x NaN too
+    changed = corrupted != clean
+    squared = (outputs - clean) ** 2
+    share = changed.float().mean()
+    return (squared[changed].mean() * share).item(), (squared[~changed].mean() * (1 - share)).item()
+
+
+def sensitivity_squeezing(encoder, clean_images, noisy_images):  # squeeze() drops the batch of one
+    with torch.no_grad():
+        codes, moved = encoder(clean_images).squeeze(), encoder(noisy_images).squeeze()
+    return ((moved - codes).norm(dim=1) / codes.norm(dim=1)).mean().item()
+
+
+HIDDEN_CATCHES = {
+    "mask_pixels": [mask_for_28_by_28],
+    "salt_and_pepper": [salt_and_pepper_for_28_by_28],
+    "error_where_changed": [split_by_fraction_times_mean_of_nothing],
+    "code_sensitivity": [sensitivity_squeezing],
+}
+NO_HIDDEN_MISTAKE_FOUND = {
+    "build_denoiser": "the public check builds the design, checks its output's shape and range on 4 images before "
+                      "training and on 500 after, and measures it after training; the hidden check probes the fresh "
+                      "design on batches of one and three, its input left untouched and its size when built twice, "
+                      "but no plausible design was found that passes the public check and fails those probes.",
+}

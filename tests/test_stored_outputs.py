@@ -16,6 +16,7 @@ QUOTED_NUMBER = re.compile(r"(?<![\w.\\^_{])(\d[\d,]*\.\d+|\d+(?:\.\d+)?\s?%|\d+
 NOT_FROM_OUTPUTS = {
     "01_linear_autoencoder": {"50 s", "24.5", "6.1"},
     "02_convolutional_autoencoder": {"1.5", "1603.07285"},
+    "03_denoising_autoencoder": {"60 s"},
     "04_sparse_autoencoder": {"0.05"},
     "05_contractive_autoencoder": {"30 s"},
     "06_variational_autoencoder": {"105.6", "1606.05908"},

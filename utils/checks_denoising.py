@@ -1,16 +1,20 @@
-"""Checks for notebook 03, the denoising autoencoder. The noise is checked by its statistics on many pixels, the
-training step against an SGD step computed here, PSNR against the formula in float64."""
+"""Checks for notebook 03, the denoising autoencoder. The corruptions are checked by their statistics on many pixels,
+the training step against an SGD step computed here, PSNR, the error split and the code sensitivity against their
+formulas in float64, the prediction against its letter, and the designed denoiser by training it briefly and
+measuring its PSNR on noisy test images."""
 import math
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from .checks import (Mistake, as_float, check_one_step, close, exercise, name_known_mistake, sgd_step_oracle,
-                     tiny_autoencoder)
+from .checks import (Mistake, as_float, check_one_step, choice, close, count_parameters, design_images, exercise,
+                     name_known_mistake, question, sgd_step_oracle, tiny_autoencoder, train_briefly)
 
 REFERENCE = "nb03_denoising_autoencoder"
 
 
-@exercise("1", "Gaussian noise", 3, f"{REFERENCE}.add_gaussian_noise")
+@exercise("1", "Gaussian noise", 3, f"{REFERENCE}.add_gaussian_noise", kind="core")
 def add_gaussian_noise(add_noise):
     grey = torch.full((100, 1, 28, 28), 0.5)  # far from 0 and 1 at sigma 0.1, so clipping hardly touches it
     grey_copy = grey.clone()
@@ -66,6 +70,130 @@ def add_gaussian_noise(add_noise):
                       "do not rescale the images.")
 
 
+
+def _returned_image(result, like, what="the corrupted images"):
+    if not isinstance(result, torch.Tensor) or result.shape != like.shape:
+        shape = tuple(result.shape) if isinstance(result, torch.Tensor) else type(result).__name__
+        raise Mistake(f"return {what} shaped like the input, {tuple(like.shape)}; got {shape}.")
+    if result.dtype != like.dtype:
+        raise Mistake(f"the result is {result.dtype}, the images {like.dtype}: keep the images' dtype (multiply by "
+                      "a mask, or use torch.where, without casting).")
+    return result
+
+
+@exercise("2", "masking noise", 2, f"{REFERENCE}.mask_pixels", kind="core")
+def mask_pixels(mask):
+    grey = torch.full((100, 1, 28, 28), 0.5)
+    grey_copy = grey.clone()
+    masked = mask(grey, 0.3)
+    if not torch.equal(grey, grey_copy):
+        raise Mistake("your function changed the clean images in place (e.g. `images[...] = 0`): work on a new "
+                      "tensor, so the clean images stay clean for the targets.")
+    masked = _returned_image(masked, grey)
+    if torch.equal(masked, grey):
+        raise Mistake("the images came back unchanged: set each pixel to 0 with probability `fraction`.")
+    zeroed = masked == 0
+    kept = masked[~zeroed]
+    if (kept == 1).any() and not (kept == 0.5).all():
+        raise Mistake("some pixels became 1 (white): masking noise only sets pixels to 0; turning them to 0 or 1 "
+                      "is salt-and-pepper noise.")
+    if len(kept) and close(kept.mean(), 0.5 / 0.7, rtol=0.01):
+        raise Mistake("the pixels you kept were scaled up by 1 / (1 - fraction): that is dropout's rescaling "
+                      "(F.dropout does it). Masking noise leaves the pixels it keeps as they were.")
+    if not (kept == 0.5).all():
+        raise Mistake("the pixels that were not set to 0 changed too: masking noise leaves them as they were.")
+    share = zeroed.float().mean().item()
+    per_image = zeroed.flatten(1).float().mean(dim=1)
+    if ((per_image == 0) | (per_image == 1)).all():
+        raise Mistake("whole images were blanked or kept: draw one random number per pixel "
+                      "(torch.rand_like(images)), not one per image.")
+    if torch.equal(zeroed[0], zeroed[1]):
+        raise Mistake("every image got the same mask: draw the mask for the whole batch at once, "
+                      "torch.rand_like(images).")
+    if abs(share - 0.7) < 0.02:
+        raise Mistake(f"{share:.0%} of the pixels were set to 0 with fraction = 0.3: the mask is the wrong way "
+                      "round. `fraction` is the share of pixels set to 0; the others are kept.")
+    if abs(share - 0.3) > 0.008:
+        raise Mistake(f"with fraction = 0.3, {share:.1%} of the pixels were set to 0 instead of about 30 %: set "
+                      "each pixel to 0 with probability `fraction`.")
+    if torch.equal(mask(grey, 0.3), masked):
+        raise Mistake("two calls gave the same mask: draw a fresh mask on every call (no fixed seed inside).")
+    if abs((mask(grey, 0.6) == 0).float().mean().item() - 0.6) > 0.015:
+        raise Mistake("with fraction = 0.6 about 60 % of the pixels should be 0: use the fraction argument.")
+    if not torch.equal(mask(grey, 0.0), grey):
+        raise Mistake("with fraction = 0 the images should come back unchanged.")
+    if mask(grey, 1.0).abs().sum() != 0:
+        raise Mistake("with fraction = 1 every pixel should be 0.")
+    digits = torch.rand(100, 1, 28, 28) * (torch.rand(100, 1, 28, 28) < 0.2)  # mostly black, like MNIST
+    masked = _returned_image(mask(digits, 0.5), digits)
+    if not torch.equal(masked[masked != 0], digits[masked != 0]):
+        raise Mistake("on images with varied pixel values, the pixels not set to 0 changed: multiply by a mask of "
+                      "0s and 1s (or use torch.where) so that the kept pixels keep their own values.")
+
+
+@exercise("3", "salt-and-pepper noise", 2, f"{REFERENCE}.salt_and_pepper", kind="skill")
+def salt_and_pepper(noise):
+    grey = torch.full((100, 1, 28, 28), 0.5)
+    grey_copy = grey.clone()
+    noisy = noise(grey, 0.2)
+    if not torch.equal(grey, grey_copy):
+        raise Mistake("your function changed the clean images in place: work on a new tensor (torch.where returns "
+                      "one), so the clean images stay clean for the targets.")
+    noisy = _returned_image(noisy, grey)
+    hit = noisy != grey
+    salt, pepper = noisy == 1, noisy == 0
+    if not hit.any():
+        raise Mistake("the images came back unchanged: set a share `fraction` of the pixels to 0 or 1.")
+    if (hit & ~salt & ~pepper).any():
+        raise Mistake("some pixels became neither 0 nor 1: a pixel that is hit is set to exactly 0 (pepper) or "
+                      "exactly 1 (salt), by a coin toss; it does not get random values or added noise.")
+    if not salt.any() or not pepper.any():
+        raise Mistake(f"every hit pixel became {'0' if pepper.any() else '1'}: toss a fair coin for each hit pixel, "
+                      "0 or 1 (salt AND pepper).")
+    share = hit.float().mean().item()
+    salt_per_image = salt.flatten(1).float().sum(dim=1) / hit.flatten(1).float().sum(dim=1).clamp(min=1)
+    if ((salt_per_image == 0) | (salt_per_image == 1)).all():
+        raise Mistake("within each image every hit pixel got the same colour: toss the coin for each pixel "
+                      "(torch.rand_like(images) < 0.5), not once per image or per batch.")
+    if torch.equal(hit[0], hit[1]):
+        raise Mistake("every image got the same pattern of hit pixels: draw them for the whole batch at once, "
+                      "torch.rand_like(images).")
+    if abs(share - 0.4) < 0.02:
+        raise Mistake(f"{share:.0%} of the pixels were hit with fraction = 0.2: `fraction` is the share hit in all "
+                      "(about half of them salt, half pepper), not the share of each.")
+    if abs(share - 0.8) < 0.02:
+        raise Mistake(f"{share:.0%} of the pixels were hit with fraction = 0.2: the test is the wrong way round; "
+                      "a pixel is hit with probability `fraction`.")
+    if abs(share - 0.1) < 0.01:
+        raise Mistake(f"only {share:.0%} of the pixels were hit with fraction = 0.2: half of the pixels that should "
+                      "be hit were left as they were. Decide first which pixels are hit (probability `fraction`), "
+                      "then set each hit pixel to 0 or 1 by a coin toss.")
+    if abs(share - 0.19) < 0.003:
+        raise Mistake(f"{share:.1%} of the pixels were hit instead of 20 %: salt and pepper were drawn separately, "
+                      "fraction / 2 each, and their pixels overlap. Draw once which pixels are hit, then toss a coin "
+                      "for each of them.")
+    if abs(share - 0.2) > 0.006:
+        raise Mistake(f"with fraction = 0.2, {share:.1%} of the pixels were hit instead of about 20 %.")
+    salt_share = salt.float().sum().item() / hit.float().sum().item()
+    if abs(salt_share - 0.5) > 0.04:
+        raise Mistake(f"{salt_share:.0%} of the hit pixels became 1: the coin should be fair, half salt and half "
+                      "pepper.")
+    if torch.equal(noise(grey, 0.2), noisy):
+        raise Mistake("two calls gave the same noise: draw fresh noise on every call (no fixed seed inside).")
+    if abs((noise(grey, 0.5) != grey).float().mean().item() - 0.5) > 0.015:
+        raise Mistake("with fraction = 0.5 about half the pixels should be hit: use the fraction argument.")
+    if not torch.equal(noise(grey, 0.0), grey):
+        raise Mistake("with fraction = 0 the images should come back unchanged.")
+    every = noise(grey, 1.0)
+    if not ((every == 0) | (every == 1)).all():
+        raise Mistake("with fraction = 1 every pixel should be 0 or 1.")
+    digits = torch.rand(100, 1, 28, 28)
+    noisy = _returned_image(noise(digits, 0.3), digits)
+    left = (noisy != 0) & (noisy != 1)
+    if not torch.equal(noisy[left], digits[left]):
+        raise Mistake("on images with varied pixel values, pixels that were not hit changed: leave them as they "
+                      "were (torch.where(hit, coin, images)).")
+
 def _masking(images, call):
     # The corruption the check hands to the learner's step: a different fixed mask on each call, so we can tell
     # which corrupted batch the step trained on.
@@ -73,7 +201,7 @@ def _masking(images, call):
     return images * (torch.rand(images.shape, generator=generator) > 0.3)
 
 
-@exercise("3", "the denoising training step", 3, f"{REFERENCE}.denoising_step")
+@exercise("5", "the denoising training step", 3, f"{REFERENCE}.denoising_step", kind="core")
 def denoising_step(step):
     model, clean, lr, leftover = tiny_autoencoder(), torch.rand(8, 1, 28, 28), 0.5, 0.01
     calls = []
@@ -128,7 +256,7 @@ def _psnr_pairs():
     return (targets + sigmas * torch.randn_like(targets)).clamp(0, 1), targets
 
 
-@exercise("2", "PSNR", 2, f"{REFERENCE}.psnr")
+@exercise("4", "PSNR", 2, f"{REFERENCE}.psnr", kind="skill")
 def psnr(measure):
     reconstructions, targets = _psnr_pairs()
     mse = ((reconstructions.double() - targets.double()) ** 2).flatten(1).mean(dim=1)
@@ -150,3 +278,181 @@ def psnr(measure):
     name_known_mistake(value, known, rtol=1e-3)
     raise Mistake(f"got {value:.4g} dB, expected {expected:.4g} dB: the mean over images of "
                   "10·log10(1 / MSE of the image).")
+
+
+@question("6", "predict: the denoiser at σ = 0.1", 2, f"{REFERENCE}.low_noise_prediction",
+          explanation="at σ = 0.1 the noisy input is already close to the clean image: on the black background, "
+                      "clipping keeps only the upward half of the noise, σ²/2 = 0.005 per pixel. The model's output "
+                      "comes no closer to the clean digit than what it makes of the clean digit itself, and squeezing "
+                      "every digit through 32 numbers costs more than that noise. Compare the denoising AE's PSNR on "
+                      "clean inputs (σ = 0) with the noisy input's at σ = 0.1, printed below: when the noise is weaker "
+                      "than the model's own reconstruction error, doing nothing wins.")
+def low_noise_prediction(answer):
+    answer = choice(answer, ("a", "b", "c"))
+    if answer == "a":
+        raise Mistake("less noise is easier to remove, but the model's output comes no closer to the clean digit "
+                      "than its reconstruction of the clean digit itself, and that reconstruction has an error of "
+                      "its own.")
+    if answer == "c":
+        raise Mistake("'about the same' overlooks how close the noisy input is at σ = 0.1 and how far the model's "
+                      "reconstructions stay from the clean digits whatever the noise: the two differ by several dB.")
+
+
+# The design task: a denoiser under a parameter budget, trained by the check for a fixed number of steps on the same
+# images for everyone, then measured on noisy test images. Measured with this training (200 Adam steps on the first
+# 4,096 MNIST training images, noise σ = 0.5, 500 test images), over seeds 0-2: two 5x5 convolutions of 12 channels
+# with a clamp (613 parameters, the solution) 18.3 dB; three 3x3 convolutions of 16 channels (2,625) 18.1-18.4 dB, or
+# 18.3-18.4 dB predicting the noise and subtracting it; two 3x3 convolutions of 8 channels (153) 16.9-17.3 dB; one 5x5
+# filter with a clamp (26) 15.9-16.1 dB; a 784-3-784 dense autoencoder (5,491, over the budget) 11.1-11.2 dB and
+# 784-1-784 (2,353) 7.1-8.5 dB. Some designs send every output to 0 early in training on some seeds (8.9 dB, an
+# all-black image's score). The noisy input itself scores 9.4 dB, PCA on 32 components near 15 dB. One run of the
+# check takes 3-7 s of CPU time on one thread.
+DESIGN_BUDGET = 3_000
+DESIGN_SIGMA = 0.5
+DESIGN_STEPS = 200
+DESIGN_BATCH = 64
+DESIGN_TARGET_DB = 17.0
+DESIGN_TRAIN_SIZE, DESIGN_TEST_SIZE = 4096, 500
+
+
+def _gaussian(images, sigma, generator=None):
+    noise = torch.randn(images.shape, generator=generator) if generator is not None else torch.randn_like(images)
+    return (images + sigma * noise).clamp(0, 1)
+
+
+def _mean_psnr(outputs, targets):
+    mse = ((outputs.double() - targets.double()) ** 2).flatten(1).mean(dim=1)
+    return (10 * torch.log10(1 / mse)).mean().item()
+
+
+def _denoised(model, noisy, when):
+    with torch.no_grad():
+        outputs = model(noisy)
+    if not isinstance(outputs, torch.Tensor) or outputs.shape != noisy.shape:
+        shape = tuple(outputs.shape) if isinstance(outputs, torch.Tensor) else type(outputs).__name__
+        raise Mistake(f"{when}, your denoiser turned images of shape {tuple(noisy.shape)} into {shape}: it should "
+                      "return images of the same shape, (N, 1, 28, 28).")
+    if not torch.isfinite(outputs).all() or outputs.min() < -1e-6 or outputs.max() > 1 + 1e-6:
+        low, high = outputs.min().item(), outputs.max().item()
+        raise Mistake(f"{when}, your denoiser's pixels range from {low:.3g} to {high:.3g}: it should return images "
+                      "in [0, 1] (end with nn.Sigmoid(), or clamp the output).")
+    return outputs
+
+
+@exercise("7", "a small denoiser", 4, f"{REFERENCE}.build_denoiser", kind="design")
+def build_denoiser(build):
+    model = build()
+    if not isinstance(model, nn.Module):
+        raise Mistake(f"build_denoiser() should return a torch.nn.Module (e.g. nn.Sequential(...)), not "
+                      f"{type(model).__name__}.")
+    size = count_parameters(model)
+    if size > DESIGN_BUDGET:
+        raise Mistake(f"your denoiser has {size:,} parameters, over the budget of {DESIGN_BUDGET:,}. (Notebook 02's "
+                      "autoencoder has 53,473, most of them in the two Linear layers around its 32-number code.)")
+    train_images, test_images = design_images(DESIGN_TRAIN_SIZE, DESIGN_TEST_SIZE)
+    noisy_test = _gaussian(test_images, DESIGN_SIGMA, torch.Generator().manual_seed(3))
+    _denoised(model.eval(), noisy_test[:4], "before training")
+    if size:  # a design with nothing to learn (a fixed filter) is measured as it is
+        train_briefly(model, train_images, steps=DESIGN_STEPS, batch_size=DESIGN_BATCH, lr=2e-3,
+                      loss_fn=lambda m, x: F.mse_loss(m(_gaussian(x, DESIGN_SIGMA)), x))
+    outputs = _denoised(model.eval(), noisy_test, "after the check's training")
+    value = _mean_psnr(outputs, test_images)
+    if outputs.mean() < 0.1 * test_images.mean():
+        black = _mean_psnr(torch.zeros_like(test_images), test_images)
+        raise Mistake(f"after the check's training your denoiser's output is black (nearly) everywhere: {value:.2f} dB, "
+                      f"where an all-black image scores {black:.2f} dB. Most pixels of a digit are black, so early in "
+                      "training the quickest way down the loss is to push every output towards 0; once the output "
+                      "sits there (below 0 for a clamp, deep in a sigmoid's flat tail) and the ReLUs before it have "
+                      "died, almost no gradient is left to climb back. Change how the output is made (e.g. start from "
+                      "the noisy input itself and learn a correction), or the layers before it.")
+    if value < DESIGN_TARGET_DB:
+        noisy = _mean_psnr(noisy_test, test_images)
+        raise Mistake(f"after the check's training ({DESIGN_STEPS} steps of {DESIGN_BATCH} images with Gaussian noise "
+                      f"σ = {DESIGN_SIGMA}), your denoiser ({size:,} parameters) reaches {value:.2f} dB on "
+                      f"{DESIGN_TEST_SIZE} noisy test images; the target is {DESIGN_TARGET_DB} dB (the noisy input "
+                      f"itself: {noisy:.2f} dB). A narrow code caps how close any output can be to the clean digit "
+                      "(section 4). What does a pixel's clean value depend on, and how many parameters does it take "
+                      "to look there?")
+
+
+@exercise("8", "where the error lies", 2, f"{REFERENCE}.error_where_changed", kind="skill")
+def error_where_changed(split):
+    generator = torch.Generator().manual_seed(5)
+    shape = (6, 1, 28, 28)
+    clean = torch.rand(shape, generator=generator) * (torch.rand(shape, generator=generator) < 0.3)
+    corrupted = clean * (torch.rand(shape, generator=generator) >= 0.5)
+    outputs = (clean + 0.2 * torch.randn(shape, generator=generator)).clamp(0, 1)
+    copies = [tensor.clone() for tensor in (outputs, corrupted, clean)]
+    result = split(outputs, corrupted, clean)
+    if not all(torch.equal(a, b) for a, b in zip((outputs, corrupted, clean), copies)):
+        raise Mistake("your function changed its inputs in place: leave the tensors it is given as they were.")
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise Mistake("return two numbers: (the error on the pixels the corruption changed, the error on the pixels "
+                      f"it left alone); got {type(result).__name__}"
+                      f"{' of length ' + str(len(result)) if isinstance(result, (tuple, list)) else ''}.")
+    got = (as_float(result[0], "the error on the changed pixels"),
+           as_float(result[1], "the error on the pixels left alone"))
+
+    def parts(errors, changed, divide_by_all=True):
+        if divide_by_all:
+            return (errors * changed).sum() / errors.numel(), (errors * ~changed).sum() / errors.numel()
+        return errors[changed].mean(), errors[~changed].mean()
+
+    changed = corrupted != clean
+    squared = (outputs.double() - clean.double()) ** 2
+    expected = parts(squared, changed)
+    if all(close(g, e, rtol=1e-4) for g, e in zip(got, expected)):
+        return
+    known = [(parts(squared, changed, divide_by_all=False),
+              "you averaged each part over its own pixels: divide both sums by the number of ALL pixels, so that "
+              "the two parts add up to the mean squared error and show how much of it each part holds"),
+             (expected[::-1], "the two parts are swapped: first the pixels the corruption changed, then the others"),
+             (parts((outputs.double() - corrupted.double()) ** 2, changed),
+              "you measured the error against the corrupted images: measure it against the clean ones"),
+             (parts(squared, outputs != clean), "the changed pixels are those the corruption changed, "
+                                                "corrupted != clean, not those where the output differs"),
+             (parts((corrupted.double() - clean.double()) ** 2, changed),
+              "you measured the corrupted images' error: measure the outputs' error, (outputs − clean)²"),
+             (parts((outputs.double() - clean.double()).abs(), changed), "square the errors"),
+             (tuple(part * squared.numel() for part in expected),
+              "you summed the squared errors: divide each sum by the number of pixels")]
+    for wrong, hint in known:
+        if all(close(g, w, rtol=1e-3) for g, w in zip(got, wrong)):
+            raise Mistake(hint + ".")
+    raise Mistake(f"got ({got[0]:.5g}, {got[1]:.5g}), expected ({expected[0]:.5g}, {expected[1]:.5g}): the sums of "
+                  "(outputs − clean)² over the pixels where corrupted != clean and over the others, each divided by "
+                  "the number of all pixels.")
+
+
+@exercise("9", "code sensitivity", 2, f"{REFERENCE}.code_sensitivity", kind="skill")
+def code_sensitivity(measure):
+    torch.manual_seed(2)
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, 8))
+    clean = torch.rand(6, 1, 28, 28)
+    sigmas = torch.tensor([0.02, 0.05, 0.1, 0.2, 0.4, 0.8]).view(6, 1, 1, 1)  # codes that move by different amounts
+    noisy = clean + sigmas * torch.randn_like(clean)
+    copies = clean.clone(), noisy.clone()
+    value = as_float(measure(encoder, clean, noisy), "code_sensitivity's result")
+    if not (torch.equal(clean, copies[0]) and torch.equal(noisy, copies[1])):
+        raise Mistake("your function changed the images in place: leave them as they were.")
+    with torch.no_grad():
+        codes, moved = encoder(clean).double(), encoder(noisy).double()
+    distance, size = (moved - codes).norm(dim=1), codes.norm(dim=1)
+    expected = (distance / size).mean().item()
+    if close(value, expected, rtol=1e-4):
+        return
+    known = [((distance.mean() / size.mean()).item(), "you divided the mean distance by the mean code size: divide "
+                                                      "each image's distance by its own code's size, then average"),
+             (((moved - codes).norm() / codes.norm()).item(), "you took the norms over the whole batch at once: one "
+                                                              "norm per image (dim=1), then the mean of the ratios"),
+             ((distance ** 2 / size ** 2).mean().item(), "you compared squared norms: use the norms themselves"),
+             (distance.mean().item(), "you measured how far the code moves, not how far relative to its size: "
+                                      "divide by the clean code's norm"),
+             ((distance / moved.norm(dim=1)).mean().item(), "divide by the size of the clean image's code, "
+                                                            "not the noisy one's"),
+             (((moved - codes).norm(dim=0) / codes.norm(dim=0)).mean().item(),
+              "you took the norms over the images (dim=0), one per code unit: take one per image, over the code's "
+              "units (dim=1)")]
+    name_known_mistake(value, known, rtol=1e-3)
+    raise Mistake(f"got {value:.5g}, expected {expected:.5g}: the mean over images of "
+                  "‖f(noisy) − f(clean)‖ / ‖f(clean)‖.")

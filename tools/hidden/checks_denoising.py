@@ -1,7 +1,9 @@
 """Hidden checks for notebook 03 (utils/checks_denoising.py). The public checks add noise to 100 float32 images at
-sigma 0.1, 0.05, 0 and 0.5, measure PSNR on 6 images and take one SGD step on 8: here float64 and a batch of one,
-sigma 0.03 and 0.3 and 5, the dtype of the result, PSNR of one image, and denoising steps with other batch sizes and
-optimisers, against the reference."""
+sigma 0.1, 0.05, 0 and 0.5, mask or salt-and-pepper 100 float32 images of 28 x 28, measure PSNR on 6 images, take
+one SGD step on 8, split the error of 6 images, measure the code sensitivity of 6 images and train the learner's
+denoiser: here float64 and a batch of one, sigma 0.03 and 0.3 and 5, images of another shape, the dtype of the
+result, PSNR of one image, denoising steps with other batch sizes and optimisers, a corruption that changed no
+pixel, and the denoiser on batches of one and three, against the reference."""
 import copy
 
 import torch
@@ -9,7 +11,7 @@ import torch
 from utils.checks import Mistake, tiny_autoencoder
 from utils.reference import nb03_denoising_autoencoder as reference
 
-from ._support import STEP_CASES, _call, _close, _number, _tensor, _unchanged
+from ._support import STEP_CASES, _call, _close, _number, _parameter_count, _tensor, _unchanged
 
 
 def add_gaussian_noise(add_noise):
@@ -90,3 +92,102 @@ def denoising_step(step):
                               "exercise defines it.")
             if not all(_close(p, q, rtol=1e-4, atol=1e-6) for p, q in zip(model.parameters(), twin.parameters())):
                 raise Mistake(f"{what}, after step {number} the parameters differ from those of one correct step.")
+
+
+def _corruption_cases(corrupt, name):
+    """Shared probes of a pixel corruption: float64 and float32, a batch of one, images of another shape (3 channels
+    of 8 x 8), the input untouched, fresh noise on every call. Returns (input, result) pairs for further checks."""
+    pairs = []
+    for shape, dtype in [((1, 1, 28, 28), torch.float32), ((40, 1, 28, 28), torch.float64),
+                         ((60, 3, 8, 8), torch.float32)]:
+        case = f"with images of shape {shape} in {dtype} and fraction=0.4"
+        images = torch.full(shape, 0.5, dtype=dtype)
+        copy_of = images.clone()
+        result = _tensor(_call(case, corrupt, images, 0.4), case, shape=shape, dtype=dtype)
+        _unchanged([(images, copy_of, "the clean images")], case)
+        if shape[0] > 1 and torch.equal(_call(case, corrupt, images, 0.4), result):
+            raise Mistake(f"{case}, two calls gave the same {name}.")
+        pairs.append((case, images, result))
+    return pairs
+
+
+def mask_pixels(mask):
+    for case, images, masked in _corruption_cases(mask, "mask"):
+        zeroed = masked == 0
+        if not torch.equal(masked[~zeroed], images[~zeroed]):
+            raise Mistake(f"{case}, pixels that were not set to 0 changed.")
+        if images.numel() > 1000 and abs(zeroed.double().mean().item() - 0.4) > 0.02:
+            raise Mistake(f"{case}, {zeroed.double().mean().item():.1%} of the pixels were set to 0 instead of about "
+                          "40 %.")
+
+
+def salt_and_pepper(noise):
+    for case, images, noisy in _corruption_cases(noise, "noise"):
+        hit = noisy != images
+        if ((noisy[hit] != 0) & (noisy[hit] != 1)).any():
+            raise Mistake(f"{case}, some hit pixels are neither 0 nor 1.")
+        if images.numel() > 1000:
+            share, salt = hit.double().mean().item(), (noisy == 1).double().sum().item() / max(hit.sum().item(), 1)
+            if abs(share - 0.4) > 0.02 or abs(salt - 0.5) > 0.05:
+                raise Mistake(f"{case}, {share:.1%} of the pixels were hit (about 40 % expected), {salt:.0%} of them "
+                              "salt (about half expected).")
+
+
+def error_where_changed(split):
+    generator = torch.Generator().manual_seed(11)
+    for shape, dtype, what in [((1, 1, 28, 28), torch.float64, "a batch of one image in float64"),
+                               ((4, 1, 28, 28), torch.float32, "a corruption that changed no pixel")]:
+        case = f"with {what}"
+        clean = torch.rand(shape, generator=generator, dtype=dtype) * (torch.rand(shape, generator=generator) < 0.3)
+        corrupted = clean.clone() if "no pixel" in what else clean * (torch.rand(shape, generator=generator) >= 0.5)
+        outputs = (clean + 0.1 * torch.randn(shape, generator=generator, dtype=dtype)).clamp(0, 1)
+        copies = [tensor.clone() for tensor in (outputs, corrupted, clean)]
+        result = _call(case, split, outputs, corrupted, clean)
+        _unchanged([(outputs, copies[0], "the outputs"), (corrupted, copies[1], "the corrupted images"),
+                    (clean, copies[2], "the clean images")], case)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise Mistake(f"{case}, the result is not a pair of numbers.")
+        got = [_number(part, case) for part in result]
+        changed = corrupted != clean
+        squared = (outputs.double() - clean.double()) ** 2
+        expected = [(squared * changed).sum().item() / squared.numel(), (squared * ~changed).sum().item() / squared.numel()]
+        if not all(_close(g, e, rtol=1e-5, atol=1e-9) for g, e in zip(got, expected)):
+            raise Mistake(f"{case}, got ({got[0]:.5g}, {got[1]:.5g}) instead of ({expected[0]:.5g}, "
+                          f"{expected[1]:.5g}).")
+
+
+def code_sensitivity(measure):
+    for batch, dtype in [(1, torch.float32), (5, torch.float64)]:
+        case = f"with a batch of {batch} image{'s' if batch > 1 else ''} in {dtype}"
+        generator = torch.Generator().manual_seed(batch)
+        encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6)).to(dtype)
+        with torch.no_grad():
+            for parameter in encoder.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator, dtype=dtype) * 0.05)
+        clean = torch.rand(batch, 1, 28, 28, generator=generator, dtype=dtype)
+        noisy = clean + 0.1 * torch.randn(batch, 1, 28, 28, generator=generator, dtype=dtype)
+        copies = clean.clone(), noisy.clone()
+        value = _number(_call(case, measure, encoder, clean, noisy), case)
+        _unchanged([(clean, copies[0], "the clean images"), (noisy, copies[1], "the noisy images")], case)
+        expected = reference.code_sensitivity(encoder, clean, noisy)
+        if not _close(value, expected, rtol=1e-5, atol=1e-9):
+            raise Mistake(f"{case}, got {value:.5g}, which is not the mean relative distance the exercise defines.")
+
+
+def build_denoiser(build):
+    # The public check trains the design and measures it; here the fresh design on other batch sizes (one image,
+    # three), its input left as it was, and the same parameter count when built twice.
+    model = _call("building the denoiser", build)
+    again = _call("building the denoiser a second time", build)
+    if _parameter_count(model) != _parameter_count(again) or _parameter_count(model) > 3_000:
+        raise Mistake("two calls of build_denoiser() built denoisers of different sizes, or one over the budget.")
+    model.eval()
+    for batch in (1, 3):
+        case = f"with a batch of {batch} image{'s' if batch > 1 else ''}"
+        images = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(batch))
+        copy_of = images.clone()
+        with torch.no_grad():
+            outputs = _tensor(_call(case, model, images), case, shape=images.shape, dtype=torch.float32)
+        _unchanged([(images, copy_of, "the noisy images")], case)
+        if not torch.isfinite(outputs).all() or outputs.min() < -1e-6 or outputs.max() > 1 + 1e-6:
+            raise Mistake(f"{case}, the denoised pixels are not all in [0, 1].")
