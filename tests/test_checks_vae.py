@@ -1,10 +1,13 @@
-"""Notebook 06's checks: planted wrong reparameterisations, KL terms, ELBO losses and samplers (the wrong sign, a mean
-where a sum belongs, σ where log σ² belongs, sampling without the trick, ...) are rejected with a hint that names
-the mistake; correct ones written differently from the solution are accepted."""
+"""Notebook 06's checks: planted wrong Gaussian fits, reparameterisations, KL terms, ELBO losses, importance-weighted
+bounds, samplers, counts of active units, answers and designs (the wrong sign, a mean where a sum belongs, σ where
+log σ² belongs, sampling without the trick, the log of a sum where the log of a mean belongs, ...) are rejected with
+a hint that names the mistake; correct ones written differently from the solution are accepted."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
 from utils import checks_vae as check
 from utils.reference import nb06_variational_autoencoder as reference
@@ -140,6 +143,243 @@ def test_sampling_through_torch_distributions_passes():
     assert_accepted(check.sample_images, generate)
 
 
-@pytest.mark.parametrize("name", ["reparameterize", "kl_divergence", "elbo_loss", "sample_images"])
+@pytest.mark.parametrize("name", ["sample_fitted_gaussian", "reparameterize", "kl_divergence", "elbo_loss",
+                                  "trains_like_the_elbo", "importance_weighted_bound", "sample_images", "active_units",
+                                  "rate_limited_loss"])
 def test_reference_passes_and_stub_is_not_attempted(name):
     assert_reference_passes_and_stub_is_not_attempted(getattr(check, name), getattr(reference, name))
+
+
+# Exercise 1: a Gaussian fitted to the codes.
+
+def gaussian(draw):
+    def sample(codes, n):
+        mean = codes.mean(dim=0)
+        return draw(codes, n, mean, torch.cov(codes.T))
+    return sample
+
+
+def fixed_seed_gaussian(codes, n):
+    torch.manual_seed(0)
+    return MultivariateNormal(codes.mean(0), torch.cov(codes.T)).sample((n,))
+
+
+WRONG_FITS = {
+    "variances only": (gaussian(lambda c, n, m, cov: m + c.std(0) * torch.randn(n, c.shape[1])), "uncorrelated"),
+    "the prior": (lambda codes, n: torch.randn(n, codes.shape[1]), "centred on 0"),
+    "resampled codes": (lambda codes, n: codes[torch.randint(len(codes), (n,))], "copies of the codes"),
+    "covariance as the scale": (gaussian(lambda c, n, m, cov: m + torch.randn(n, c.shape[1]) @ cov), "Σ²"),
+    "L where its transpose belongs": (gaussian(lambda c, n, m, cov: m + torch.randn(n, c.shape[1])
+                                               @ torch.linalg.cholesky(cov)), "where Lᵀ belongs"),
+    "one code too many": (gaussian(lambda c, n, m, cov: MultivariateNormal(m, cov).sample((n + 1,))), "shape (n, K)"),
+    "fixed seed inside": (fixed_seed_gaussian, "fresh ones"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_FITS)
+def test_wrong_gaussian_fits_are_named(mistake):
+    assert_rejected(check.sample_fitted_gaussian, *WRONG_FITS[mistake])
+
+
+def test_gaussian_fits_written_otherwise_pass():
+    def by_cholesky(codes, n):  # centred codes, the covariance by hand, the noise scaled by its Cholesky factor
+        mean = codes.mean(0, keepdim=True)
+        centred = codes - mean
+        cholesky = torch.linalg.cholesky(centred.T @ centred / (len(codes) - 1))
+        return mean + torch.randn(n, codes.shape[1], dtype=codes.dtype, device=codes.device) @ cholesky.T
+
+    def by_scale_tril(codes, n):
+        return MultivariateNormal(codes.mean(0), scale_tril=torch.linalg.cholesky(torch.cov(codes.T))).rsample((n,))
+
+    assert_accepted(check.sample_fitted_gaussian, by_cholesky)
+    assert_accepted(check.sample_fitted_gaussian, by_scale_tril)
+
+
+# Exercise 5: the question.
+
+@pytest.mark.parametrize("answer, hint", [("a", "only ONE of the two terms"), ("c", "wrong way round"),
+                                          ("d", "multiplied by a constant"), ("e", "answer with one of"),
+                                          (2, "answer with one of")])
+def test_wrong_answers_say_what_they_overlook(answer, hint):
+    assert_rejected(check.trains_like_the_elbo, answer, hint)
+
+
+@pytest.mark.parametrize("answer", ["b", "B", " (b) "])
+def test_the_right_answer_in_any_spelling_passes(answer):
+    assert_accepted(check.trains_like_the_elbo, answer)
+
+
+# Exercise 6: the importance-weighted bound.
+
+def iw_bound(log_weights=lambda log_px_z, log_pz, log_qz: log_px_z + log_pz - log_qz,
+             average=lambda log_w, k: torch.logsumexp(log_w, dim=0) - math.log(k),
+             per_pixel=False, draw=lambda mu, std, k: mu + std * torch.randn(k, *mu.shape)):
+    def bound(model, images, k):
+        mu, logvar = model.encode(images)
+        std = torch.exp(0.5 * logvar)
+        z = draw(mu, std, k)
+        pixels = model.decoder(z.flatten(0, 1)).view(k, *images.shape)
+        bce = F.binary_cross_entropy(pixels, images.expand_as(pixels), reduction="none").flatten(2)
+        log_px_z = -(bce.mean(2) if per_pixel else bce.sum(2))
+        log_w = log_weights(log_px_z, Normal(0.0, 1.0).log_prob(z).sum(2), Normal(mu, std).log_prob(z).sum(2))
+        return average(log_w, k)
+    return bound
+
+
+def decoder_given_3d(model, images, k):
+    mu, logvar = model.encode(images)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(k, *mu.shape)
+    return model.decoder(z).sum()
+
+
+def through_forward(model, images, k):
+    return model(images)[0].sum(dim=(1, 2, 3))
+
+
+WRONG_BOUNDS = {
+    "mean of the log-weights": (iw_bound(average=lambda log_w, k: log_w.mean(0)), "averaged the log-weights"),
+    "no - log k": (iw_bound(average=lambda log_w, k: torch.logsumexp(log_w, dim=0)), "log k is missing"),
+    "no log q": (iw_bound(log_weights=lambda px, pz, qz: px + pz), "log q(z | x) is missing"),
+    "log q added": (iw_bound(log_weights=lambda px, pz, qz: px + pz + qz), "log q(z | x) is added"),
+    "no log p(z)": (iw_bound(log_weights=lambda px, pz, qz: px - qz), "log p(z) is missing"),
+    "only log p(x|z)": (iw_bound(log_weights=lambda px, pz, qz: px), "hold only log p(x | z)"),
+    "BCE averaged over pixels": (iw_bound(per_pixel=True), "averaged over the pixels"),
+    "BCE added": (iw_bound(log_weights=lambda px, pz, qz: -px + pz - qz), "wrong sign"),
+    "exp then log": (iw_bound(average=lambda log_w, k: log_w.exp().mean(0).log()), "torch.logsumexp"),
+    "codes from the prior": (iw_bound(draw=lambda mu, std, k: torch.randn(k, *mu.shape)), "draws of the prior"),
+    "codes without noise": (iw_bound(draw=lambda mu, std, k: mu.expand(k, *mu.shape)), "without noise"),
+    "one draw for all k": (iw_bound(draw=lambda mu, std, k: (mu + std * torch.randn_like(mu)).expand(k, *mu.shape)),
+                           "all the same"),
+    "σ² as the scale": (iw_bound(draw=lambda mu, std, k: mu + std ** 2 * torch.randn(k, *mu.shape)),
+                        "not draws of q(z|x)"),
+    "the log-weights returned": (iw_bound(average=lambda log_w, k: log_w), "shape (N,)"),
+    "codes given as (k, N, K)": (decoder_given_3d, "(M, latent_size)"),
+    "the forward pass": (through_forward, "model.encode(images)"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_BOUNDS)
+def test_wrong_bounds_are_named(mistake):
+    assert_rejected(check.importance_weighted_bound, *WRONG_BOUNDS[mistake])
+
+
+def test_bounds_written_otherwise_pass():
+    def image_major(model, images, k):  # k codes of each image next to each other, densities written out by hand
+        mu, logvar = model.encode(images)
+        mu_k, logvar_k = mu.repeat_interleave(k, dim=0), logvar.repeat_interleave(k, dim=0)  # (N k, K)
+        eps = torch.randn_like(mu_k)
+        z = mu_k + torch.exp(0.5 * logvar_k) * eps
+        x = images.repeat_interleave(k, dim=0)
+        p = model.decoder(z)
+        log_px_z = (x * torch.log(p) + (1 - x) * torch.log(1 - p)).flatten(1).sum(1)
+        log_pz = (-0.5 * z ** 2 - 0.5 * math.log(2 * math.pi)).sum(1)
+        log_qz = (-0.5 * eps ** 2 - 0.5 * logvar_k - 0.5 * math.log(2 * math.pi)).sum(1)
+        log_w = (log_px_z + log_pz - log_qz).view(len(images), k)
+        return torch.logsumexp(log_w, dim=1) - torch.log(torch.tensor(float(k)))
+
+    def one_sample_at_a_time(model, images, k):
+        mu, logvar = model.encode(images)
+        q = Normal(mu, (0.5 * logvar).exp())
+        log_w = []
+        for _ in range(k):
+            z = q.rsample()
+            log_px_z = -F.binary_cross_entropy(model.decoder(z), images, reduction="none").sum(dim=(1, 2, 3))
+            log_w.append(log_px_z + Normal(0.0, 1.0).log_prob(z).sum(1) - q.log_prob(z).sum(1))
+        return torch.stack(log_w).logsumexp(0) - math.log(k)
+
+    assert_accepted(check.importance_weighted_bound, image_major)
+    assert_accepted(check.importance_weighted_bound, one_sample_at_a_time)
+
+
+# Exercise 8: counting active units.
+
+def counting(statistic, fixed_threshold=None):
+    def count(model, images, threshold=0.01):
+        mu, logvar = model.encode(images)
+        return int((statistic(mu, logvar) > (fixed_threshold or threshold)).sum())
+    return count
+
+
+WRONG_COUNTS = {
+    "standard deviation": (counting(lambda mu, logvar: mu.std(0)), "standard deviation"),
+    "sampled codes": (counting(lambda mu, logvar: (mu + (0.5 * logvar).exp() * torch.randn_like(mu)).var(0)),
+                      "sampled codes"),
+    "KL per dimension": (counting(lambda mu, logvar: (-0.5 * (1 + logvar - mu ** 2 - logvar.exp())).mean(0)),
+                         "KL is above"),
+    "variance of logvar": (counting(lambda mu, logvar: logvar.var(0)), "count none"),
+    "across the dimensions": (counting(lambda mu, logvar: mu.var(1)), "not across the dimensions"),
+    "threshold ignored": (counting(lambda mu, logvar: mu.var(0), fixed_threshold=0.01), "threshold argument"),
+    "the mask": (lambda model, images, threshold=0.01: model.encode(images)[0].var(0) > threshold, "one number"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_COUNTS)
+def test_wrong_counts_are_named(mistake):
+    assert_rejected(check.active_units, *WRONG_COUNTS[mistake])
+
+
+def test_counts_written_otherwise_pass():
+    def by_covariance(model, images, threshold=0.01):
+        mu = model.encode(images)[0].detach()
+        return torch.cov(mu.T).diagonal().gt(threshold).sum()  # a tensor holding a whole number
+
+    def by_hand(model, images, threshold=0.01):
+        mu = model(images)[1]  # the forward's mean, as the notebook's VAE returns it
+        activity = ((mu - mu.mean(0)) ** 2).mean(0)  # the variance with 1/N
+        return sum(1 for value in activity.tolist() if value > threshold)
+
+    assert_accepted(check.active_units, by_covariance)
+    assert_accepted(check.active_units, by_hand)
+
+
+# Exercise 9, the design (each of these trains the check's model: a few seconds each).
+
+def beta_loss(beta):
+    return lambda images, reconstruction, mu, logvar: reference.elbo_loss(images, reconstruction, mu, logvar, beta)[0]
+
+
+WRONG_DESIGNS = {
+    "the ELBO itself": (beta_loss(1.0), "over the budget"),
+    "far too strong": (beta_loss(6.0), "fewer nats than the budget allows"),
+    "all three terms": (lambda *args: reference.elbo_loss(*args, beta=3.5), "returned 3 things"),
+    "detached": (lambda *args: beta_loss(3.5)(*args).detach(), "no gradient flows back"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_DESIGNS)
+def test_wrong_designs_are_named(mistake):
+    assert_rejected(check.rate_limited_loss, *WRONG_DESIGNS[mistake])
+
+
+def test_a_beta_of_four_written_by_hand_passes():
+    def loss(images, reconstruction, mu, logvar):
+        bce = F.binary_cross_entropy(reconstruction, images, reduction="none").sum(dim=(1, 2, 3))
+        kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(dim=1)
+        return (bce + 4 * kl).mean()
+
+    assert_accepted(check.rate_limited_loss, loss)
+
+
+# The hidden checks: what each catches that the public one lets through.
+
+def gaussian_from_float32_noise(codes, n):  # torch.randn's default dtype, whatever the codes' dtype
+    cholesky = torch.linalg.cholesky(torch.cov(codes.T))
+    return codes.mean(0) + torch.randn(n, codes.shape[1]) @ cholesky.T
+
+
+def bound_squeezed(model, images, k):  # squeeze() to "get a vector" drops the batch of one
+    return reference.importance_weighted_bound(model, images, k).squeeze()
+
+
+def loss_summed_over_the_batch(images, reconstruction, mu, logvar):  # PyTorch's example sums over the batch
+    return len(images) * reference.elbo_loss(images, reconstruction, mu, logvar, beta=3.5)[0]
+
+
+HIDDEN_CATCHES = {"sample_fitted_gaussian": [gaussian_from_float32_noise],
+                  "importance_weighted_bound": [bound_squeezed],
+                  "rate_limited_loss": [loss_summed_over_the_batch]}
+NO_HIDDEN_MISTAKE_FOUND = {
+    "active_units": "the public check already probes the statistic (the variance of mu across images, not its "
+                    "standard deviation, sampled codes, the KL or logvar), the axis and the threshold argument; the "
+                    "hidden one adds float64 means with a gradient and other thresholds, and no plausible count "
+                    "passes the first and fails the second."}

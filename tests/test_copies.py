@@ -20,7 +20,7 @@ TELLING = {"VAE": (108, 11), "pca_reconstruction": (90, 6), "quantise": (70, 3),
            "contractive_loss": (51, 3), "sigmoid_jacobian_penalty": (49, 2), "elbo_loss": (48, 3),
            "train": (210, 19), "build_small_autoencoder": (111, 14),
            "sin_layer_jacobians": (78, 5), "predicted_code_movement": (78, 4), "sensitive_directions": (84, 5),
-           "activity_summary": (65, 5)}
+           "activity_summary": (65, 5), "importance_weighted_bound": (160, 8)}
 
 
 def definitions():

@@ -2,12 +2,14 @@
 logvar in [-3, 1.5], take the KL and the ELBO of moderate values at beta 2.5, and sample 4-number codes: here a
 batch of one, float64, fresh noise on every call, logvar far out (±25), beta 1 and 0.25 and 0, gradients through
 the ELBO, inputs left as they were, and 2-number codes."""
+import math
+
 import torch
 
 from utils.checks import Mistake
 from utils.reference import nb06_variational_autoencoder as reference
 
-from ._support import _call, _close, _probing, _tensor, _unchanged
+from ._support import _call, _close, _number, _probing, _tensor, _unchanged
 
 
 def reparameterize(sample):
@@ -147,3 +149,116 @@ def sample_images(generate):
             raise Mistake(f"{case}, the codes do not follow the prior.")
     if not all(torch.equal(p, q) for p, q in zip(decoder.parameters(), before)):
         raise Mistake("sampling changed the decoder's parameters.")
+
+
+# The exercises added with the importance-weighted bound: a Gaussian fitted to codes, the bound, active units, and the
+# design. Here: float64, a batch of one, n = 1, fresh draws, inputs left alone, other thresholds, a batch of two equal
+# images (a loss per image does not grow with the batch), and the design trained again with another seed.
+
+def sample_fitted_gaussian(sample):
+    generator = torch.Generator().manual_seed(11)
+    mixing = torch.randn(5, 5, generator=generator, dtype=torch.float64)
+    codes = torch.randn(60, 5, generator=generator, dtype=torch.float64) @ mixing.T - 3.0
+    before = codes.clone()
+    case = "with float64 codes of 5 numbers and n=1"
+    _tensor(_call(case, sample, codes, 1), case, shape=(1, 5), dtype=torch.float64)
+    case = "with float64 codes of 5 numbers and n=4000"
+    samples = _tensor(_call(case, sample, codes, 4000), case, shape=(4000, 5), dtype=torch.float64).detach()
+    _unchanged([(codes, before, "the codes")], case)
+    mean, covariance = codes.mean(0), torch.cov(codes.T)
+    scale = covariance.diagonal().sqrt()
+    if not ((samples.mean(0) - mean).abs() < 0.1 * scale).all():
+        raise Mistake(f"{case}, the samples' mean is not the codes' mean.")
+    if not ((torch.cov(samples.T) - covariance).abs() < 0.12 * torch.outer(scale, scale)).all():
+        raise Mistake(f"{case}, the samples' covariance is not the codes' covariance.")
+    case = "with float64 codes, called twice with n=3"
+    if torch.equal(_call(case, sample, codes, 3), _call(case, sample, codes, 3)):
+        raise Mistake(f"{case}, the two calls returned the same samples.")
+
+
+def importance_weighted_bound(bound):
+    from utils.checks_vae import _BoundSpy, _bound_parts  # the public check's spy model and oracle
+
+    images = torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(12), dtype=torch.float64)
+    before = images.clone()
+    for k in (1, 7):
+        case = f"with a batch of one float64 image, a float64 model and k={k}"
+        model = _BoundSpy(torch.float64)
+        value = _tensor(_call(case, bound, model, images, k), case, shape=(1,), dtype=torch.float64).detach()
+        _unchanged([(images, before, "the images")], case)
+        if not model.codes:
+            raise Mistake(f"{case}, the decoder was never called.")
+        codes = torch.cat(model.codes)
+        if len(codes) != k:
+            raise Mistake(f"{case}, the decoder saw {len(codes)} codes, not k·N = {k}.")
+        with _probing(case):
+            log_px_z, _, log_pz, log_qz = _bound_parts(images, codes, k, check_draws=False)
+        expected = torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) - math.log(k)
+        if not _close(value, expected, rtol=1e-7, atol=1e-6):
+            raise Mistake(f"{case}, the bound is {value.item():.6g}, not the one the codes decoded give.")
+    case = "with a batch of one float64 image, called twice with k=3"
+    model = _BoundSpy(torch.float64)
+    first, second = _call(case, bound, model, images, 3), _call(case, bound, model, images, 3)
+    if torch.equal(model.codes[0], model.codes[-1]) or torch.equal(first, second):
+        raise Mistake(f"{case}, the two calls decoded the same codes.")
+
+
+class _Means(torch.nn.Module):
+    """encode() returns fixed means (float64, with a gradient) with spreads 0.6, 0.3, 0.1, 0.01 per dimension."""
+
+    def __init__(self):
+        super().__init__()
+        generator = torch.Generator().manual_seed(13)
+        noise = torch.randn(50, 4, generator=generator, dtype=torch.float64)
+        noise = (noise - noise.mean(0)) / noise.std(0)
+        self.mu = (noise * torch.tensor([0.6, 0.3, 0.1, 0.01], dtype=torch.float64)).requires_grad_(True)
+
+    def encode(self, images):
+        return self.mu[:len(images)], torch.zeros_like(self.mu[:len(images)])
+
+    def forward(self, images):
+        mu, logvar = self.encode(images)
+        return torch.full((len(images), 1, 28, 28), 0.5, dtype=mu.dtype), mu, logvar
+
+
+def active_units(count):
+    model = _Means()
+    images = torch.rand(50, 1, 28, 28, dtype=torch.float64)
+    for threshold, expected in ((0.2, 1), (0.05, 2), (0.005, 3), (1e-5, 4)):  # variances 0.36, 0.09, 0.01, 1e-4
+        case = f"with float64 means and threshold={threshold}"
+        got = _number(_call(case, count, model, images, threshold), case)
+        if got != expected:
+            raise Mistake(f"{case}, the count is {got:g}, not {expected}.")
+
+
+def rate_limited_loss(loss_fn):
+    from utils.checks_vae import RATE_BUDGET, RECONSTRUCTION_TARGET, measure_rate_design
+
+    generator = torch.Generator().manual_seed(14)
+    images = torch.rand(1, 1, 28, 28, generator=generator, dtype=torch.float64)
+    leaves = [torch.randn(1, 784, generator=generator, dtype=torch.float64).requires_grad_(True),
+              torch.randn(1, 20, generator=generator, dtype=torch.float64).requires_grad_(True),
+              (0.5 * torch.randn(1, 20, generator=generator, dtype=torch.float64)).requires_grad_(True)]
+    reconstruction = torch.sigmoid(leaves[0]).view(1, 1, 28, 28)
+    case = "with a batch of one float64 image"
+    one = _tensor(_call(case, loss_fn, images, reconstruction, leaves[1], leaves[2]), case, dtype=torch.float64)
+    if one.numel() != 1 or not torch.isfinite(one).all():
+        raise Mistake(f"{case}, the loss is not one finite number.")
+    with _probing(f"{case}, back-propagating the loss"):
+        grads = torch.autograd.grad(one.sum(), leaves, allow_unused=True)
+    if any(grad is None for grad in grads):
+        raise Mistake(f"{case}, no gradient reaches the reconstruction, mu or logvar.")
+    case = "with a batch of two copies of the same float64 image"
+    two = _call(case, loss_fn, images.repeat(2, 1, 1, 1), reconstruction.repeat(2, 1, 1, 1),
+                leaves[1].repeat(2, 1), leaves[2].repeat(2, 1))
+    two = _tensor(two, case, dtype=torch.float64)
+    if not _close(two, one, rtol=1e-6, atol=1e-9):
+        ratio = (two / one).item()
+        raise Mistake(f"{case}, the loss is {ratio:.3g} times the loss of one copy: it should be in nats per image, "
+                      "averaged over the batch" + (" (it is summed over the batch)." if abs(ratio - 2) < 1e-6 else "."))
+    with _probing("training the design again with another seed"):
+        kl, bce = measure_rate_design(loss_fn, seed=1)
+    if kl > RATE_BUDGET or bce > RECONSTRUCTION_TARGET:
+        raise Mistake(f"trained again with another seed, the design keeps {kl:.1f} nats per image (budget "
+                      f"{RATE_BUDGET:g}) with a reconstruction of {bce:.1f} nats (target {RECONSTRUCTION_TARGET:g}): "
+                      "it passed only by luck; leave some margin.")
