@@ -195,16 +195,17 @@ def run_timed(path, extra_parameters=""):
     return seconds, train_images, report
 
 
-def notebook_times():
-    """Run every solution notebook on MNIST (and on full-size Fashion-MNIST where installed); return
-    {notebook number: {"mnist" or "fashion-mnist": (seconds, training images)}} and the notebooks' reports."""
+def notebook_times(fashion=True):
+    """Run every solution notebook on MNIST (and on full-size Fashion-MNIST where installed, unless ``fashion`` is
+    False); return {notebook number: {"mnist" or "fashion-mnist": (seconds, training images)}} and the notebooks'
+    reports."""
     os.environ.pop("COURSE_FAST", None)
     os.environ["COURSE_STRICT"] = "1"
     times, reports = {}, {}
     for path in sorted((ROOT / "solutions").glob("*.ipynb")):
         seconds, train_images, reports[path.stem] = run_timed(path)
         times.setdefault(path.stem[:2], {})["mnist"] = (round(seconds), train_images)
-    if DEBIAN_FASHION_MNIST.exists() or (DEFAULT_ROOT / "FashionMNIST").exists():
+    if fashion and (DEBIAN_FASHION_MNIST.exists() or (DEFAULT_ROOT / "FashionMNIST").exists()):
         for path in sorted((ROOT / "solutions").glob("*.ipynb")):
             seconds, train_images, _ = run_timed(path, 'DATASET = "fashion-mnist"')
             times[path.stem[:2]]["fashion-mnist"] = (round(seconds), train_images)
@@ -296,6 +297,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write-readme", action="store_true",
                         help="write the notebooks' wall times into README.md (its times table and syllabus)")
+    parser.add_argument("--mnist-only", action="store_true",
+                        help="time the notebooks on MNIST only, not also on full-size Fashion-MNIST (half the time)")
     args = parser.parse_args(argv)
     data = utils.load_dataset("mnist")
     print(f"MNIST from {data.source}: {len(data.train_images):,} training, {len(data.test_images):,} test images; "
@@ -304,7 +307,7 @@ def main(argv=None):
     throughput(data)
     print("\n| model (test MSE per pixel) | MSE | ÷ PCA | |\n|---|---|---|---|")
     against_pca(data)
-    times, reports = notebook_times()
+    times, reports = notebook_times(fashion=not args.mnist_only)
     caption = (f"Each solution notebook at teaching settings, strict, top to bottom in a fresh kernel, on a "
                f"{os.cpu_count()}-core CPU with torch {torch.__version__.split('+')[0]} "
                f"({time.strftime('%Y-%m-%d')}; MNIST from {'the CI subset' if 'ci-subset' in data.source else data.source}):")

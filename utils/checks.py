@@ -155,7 +155,7 @@ def _learner_frame(error):
 def score_summary(check_module):
     """Print every exercise of a notebook's check module with its points, and return (earned, possible)."""
     exercises = sorted((value for value in vars(check_module).values() if isinstance(value, Exercise)),
-                       key=lambda ex: ex.key)
+                       key=lambda ex: (int(ex.key), "") if ex.key.isdigit() else (10**9, ex.key))  # 2 before 10
     earned = possible = 0
     for ex in exercises:
         result = RESULTS.get(ex.id)
