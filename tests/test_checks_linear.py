@@ -392,6 +392,17 @@ def test_a_tied_design_written_another_way_passes():
     assert_accepted(check.build_small_autoencoder, lambda: TiedThroughLinear(32))
 
 
+def test_the_design_report_prints_the_checks_numbers_or_says_why_there_are_none(capsys):
+    assert check.design_report(lambda: TiedThroughLinear(32))[:2] == (25_904, 32)
+    assert "target: at most 0.025" in capsys.readouterr().out
+
+    def stub():
+        raise NotImplementedError()
+
+    assert check.design_report(stub) is None and "not written yet" in capsys.readouterr().out
+    assert check.design_report(lambda: seed_model(32)) is None and "over the budget" in capsys.readouterr().out
+
+
 def train_with_fixed_seed(model, train_images, test_images, *, epochs, batch_size, lr):  # "reproducible" shuffles
     torch.manual_seed(0)
     return reference.train(model, train_images, test_images, epochs=epochs, batch_size=batch_size, lr=lr)
