@@ -12,29 +12,44 @@ from utils.reference import nb08_compression_and_representations as reference
 from planted import assert_accepted, assert_reference_passes_and_stub_is_not_attempted, assert_rejected
 
 
-def quantise_with(levels=None, rounding=torch.round, clamp=True, indices=False, batch_range=False):
+def quantise_with(bins=lambda bits: 2 ** bits, offset=0.5, clamp_index=True, indices=False, batch_range=False):
     def quantise(codes, low, high, bits):
         if batch_range:
             low, high = codes.min(dim=0).values, codes.max(dim=0).values
-        steps = (levels(bits) if levels else 2 ** bits) - 1
-        values = torch.minimum(torch.maximum(codes, low), high) if clamp else codes
-        level = rounding((values - low) / (high - low) * steps)
-        return level if indices else low + level * (high - low) / steps
+        n = bins(bits)
+        index = torch.floor((codes - low) / (high - low) * n)
+        if clamp_index:
+            index = index.clamp(0, n - 1)
+        return index if indices else low + (index + offset) * (high - low) / n
     return quantise
 
 
-def quantise_in_place(codes, low, high, bits):
+def quantise_to_the_ends(codes, low, high, bits):  # the levels of the first version of this notebook
     steps = 2 ** bits - 1
-    codes.clamp_(min=low, max=high)
-    return low + torch.round((codes - low) / (high - low) * steps) * (high - low) / steps
+    level = torch.round((torch.minimum(torch.maximum(codes, low), high) - low) / (high - low) * steps)
+    return low + level * (high - low) / steps
+
+
+def clamp_codes_not_bins(codes, low, high, bits):
+    n = 2 ** bits
+    index = torch.floor((torch.minimum(torch.maximum(codes, low), high) - low) / (high - low) * n)
+    return low + (index + 0.5) * (high - low) / n
+
+
+def quantise_in_place(codes, low, high, bits):
+    n = 2 ** bits
+    codes.sub_(low).div_(high - low).mul_(n).floor_().clamp_(0, n - 1)
+    return low + (codes + 0.5) * (high - low) / n
 
 
 WRONG_QUANTISERS = {
-    "level numbers returned": (quantise_with(indices=True), "level numbers"),
-    "one level too many": (quantise_with(levels=lambda bits: 2 ** bits + 1), "one too many"),
-    "floor": (quantise_with(rounding=torch.floor), "rounded down"),
-    "bits levels": (quantise_with(levels=lambda bits: bits), "`bits` levels"),
-    "no clamp": (quantise_with(clamp=False), "clamp the codes"),
+    "bin numbers returned": (quantise_with(indices=True), "bin numbers"),
+    "levels at the ends of the range": (quantise_to_the_ends, "two most extreme values"),
+    "bottom edge of the bin": (quantise_with(offset=0.0), "bottom edge"),
+    "top edge of the bin": (quantise_with(offset=1.0), "top edge"),
+    "bins not clamped": (quantise_with(clamp_index=False), "bins that do not exist"),
+    "codes clamped, bins not": (clamp_codes_not_bins, "one past the last"),
+    "bits bins": (quantise_with(bins=lambda bits: bits), "`bits` bins"),
     "the batch's range": (quantise_with(batch_range=True), "range from this batch"),
     "in place": (quantise_in_place, "in place"),
     "unchanged": (lambda codes, low, high, bits: codes.clone(), "off by up to"),
@@ -47,13 +62,26 @@ def test_wrong_quantisers_are_named(mistake):
     assert_rejected(check.quantise, *WRONG_QUANTISERS[mistake])
 
 
-def test_a_quantiser_written_another_way_passes():
-    def quantise(codes, low, high, bits):
-        grid = torch.stack([torch.linspace(lo, hi, 2 ** bits) for lo, hi in zip(low.tolist(), high.tolist())], dim=1)
-        nearest = (codes.unsqueeze(1) - grid.unsqueeze(0)).abs().argmin(dim=1)  # (N, k) level index per number
-        return torch.gather(grid, 0, nearest)
+def test_quantisers_written_other_ways_pass():
+    def with_a_grid(codes, low, high, bits):  # the nearest of the 2**bits bin centres
+        n = 2 ** bits
+        centres = torch.stack([lo + (torch.arange(n) + 0.5) * (hi - lo) / n
+                               for lo, hi in zip(low.tolist(), high.tolist())], dim=1)  # (n, k)
+        nearest = (codes.unsqueeze(1) - centres.unsqueeze(0)).abs().argmin(dim=1)  # (N, k)
+        return torch.gather(centres, 0, nearest)
 
-    assert_accepted(check.quantise, quantise)
+    def with_bucketize(codes, low, high, bits):
+        n = 2 ** bits
+        width = (high - low) / n
+        columns = []
+        for j in range(codes.shape[1]):
+            inner_edges = low[j] + width[j] * torch.arange(1, n)
+            index = torch.bucketize(codes[:, j].contiguous(), inner_edges, right=True)
+            columns.append(low[j] + (index + 0.5) * width[j])
+        return torch.stack(columns, dim=1)
+
+    assert_accepted(check.quantise, with_a_grid)
+    assert_accepted(check.quantise, with_bucketize)
 
 
 def entropy_with(log=torch.log2, reduce=sum, pooled=False, joint=False, distinct_only=False, sign=-1):
@@ -200,7 +228,13 @@ def bits_squeezing(codes):  # squeeze() also drops the column of a code of one n
     return total
 
 
-HIDDEN_CATCHES = {"bits_per_image": [bits_squeezing], "standardise": [dead_means_zero]}
+def quantise_in_bytes(codes, low, high, bits):  # bin numbers kept as uint8: fine up to 8 bits, wrong beyond
+    n = 2 ** bits
+    index = torch.floor((codes - low) / (high - low) * n).clamp(0, n - 1).to(torch.uint8)
+    return low + (index.float() + 0.5) * (high - low) / n
+
+
+HIDDEN_CATCHES = {"quantise": [quantise_in_bytes], "bits_per_image": [bits_squeezing], "standardise": [dead_means_zero]}
 
 
 @pytest.mark.parametrize("name", ["quantise", "bits_per_image", "standardise"])

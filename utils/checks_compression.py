@@ -1,5 +1,5 @@
 """Checks for notebook 08, compression and representations. Quantisation is checked against the formula on many
-codes and bit depths, the bits of a code against columns whose entropy is known exactly, and standardisation by
+codes and bit depths (codes beyond the range and at its ends included), the bits of a code against columns whose entropy is known exactly, and standardisation by
 what it does to training and test codes whose statistics differ."""
 import torch
 
@@ -9,10 +9,10 @@ REFERENCE = "nb08_compression_and_representations"
 
 
 def _quantise_oracle(codes, low, high, bits):
-    steps = 2 ** bits - 1
+    bins = 2 ** bits
     codes, low, high = codes.double(), low.double(), high.double()
-    index = torch.round((torch.minimum(torch.maximum(codes, low), high) - low) / (high - low) * steps)
-    return low + index * (high - low) / steps
+    index = torch.floor((codes - low) / (high - low) * bins).clamp(0, bins - 1)
+    return low + (index + 0.5) * (high - low) / bins
 
 
 @exercise("1", "quantising a code", 3, f"{REFERENCE}.quantise")
@@ -22,6 +22,7 @@ def quantise(quantise_codes):
     high = torch.tensor([1.0, 3.0, 2.5, 0.5])
     codes = low + (high - low) * (torch.rand(500, 4, generator=generator) * 1.2 - 0.1)  # 10 % beyond each end
     codes[:, 1] = codes[:, 1].clamp(min=0.0)  # dimension 1 as after a ReLU: many codes exactly at the low end
+    codes[:5] = high  # and some exactly at the high end
     original = codes.clone()
     for bits in (1, 2, 3, 5, 8):
         returned = quantise_codes(codes, low, high, bits)
@@ -31,40 +32,48 @@ def quantise(quantise_codes):
             shape = tuple(returned.shape) if isinstance(returned, torch.Tensor) else type(returned).__name__
             raise Mistake(f"return the quantised codes shaped like the input, {tuple(codes.shape)}; got {shape}.")
         want = _quantise_oracle(codes, low, high, bits)
-        if torch.allclose(returned.double(), want, atol=1e-5):
+        position = (codes.double() - low.double()) / (high.double() - low.double()) * 2 ** bits
+        on_a_boundary = (position - position.round()).abs() < 1e-4  # float32 rounding may pick either bin there
+        if ((returned.double() - want).abs() <= 1e-5).logical_or(on_a_boundary & (position > 0.5)
+                                                                  & (position < 2 ** bits - 0.5)).all():
             continue
         if returned.isnan().any():
-            raise Mistake(f"with bits = {bits} some quantised codes are NaN, a division by zero: b bits give 2**bits "
-                          "levels and 2**bits − 1 steps from low to high (with `bits` levels, 1 bit has no step).")
-        steps = 2 ** bits - 1
-        clamped = torch.minimum(torch.maximum(codes, low), high)
-        scaled = (clamped - low) / (high - low)
+            raise Mistake(f"with bits = {bits} some quantised codes are NaN: check for a division by zero.")
+        bins = 2 ** bits
+        width = (high - low) / bins
+        index = torch.floor((codes - low) / width)
+        clamped = index.clamp(0, bins - 1)
+        steps = bins - 1
+        ends = low + torch.round((torch.minimum(torch.maximum(codes, low), high) - low) / (high - low) * steps) * (
+            high - low) / steps
         batch_low, batch_high = codes.min(dim=0).values, codes.max(dim=0).values
         known = [
-            (torch.round(scaled * steps), "you returned the level numbers (0 … 2**bits − 1): map them back to code "
-                                          "values, low + level · (high − low) / (2**bits − 1), so the decoder can use "
-                                          "them"),
-            (low + torch.round(scaled * 2 ** bits) * (high - low) / 2 ** bits,
-             "2**bits + 1 levels, one too many (it would need an extra bit): the 2**bits levels run from low to high "
-             "in 2**bits − 1 steps"),
-            (low + torch.floor(scaled * steps) * (high - low) / steps,
-             "you rounded down (floor, or int()): every code moves down, up to a whole step; round to the nearest "
-             "level with torch.round"),
-            (low + torch.round(((codes - low) / (high - low)).clamp(0, 1) * (bits - 1)) * (high - low) / max(bits - 1, 1)
-             if bits > 1 else None, "you used `bits` levels: b bits give 2**bits levels"),
-            (low + torch.round((codes - low) / (high - low) * steps) * (high - low) / steps,
-             "codes outside [low, high] give levels that do not exist: clamp the codes to [low, high] first"),
-            (batch_low + torch.round((codes - batch_low) / (batch_high - batch_low) * steps)
-             * (batch_high - batch_low) / steps,
+            (clamped, "you returned the bin numbers (0 … 2**bits − 1): map them back to code values, the centre of "
+                      "each bin, low + (i + ½) · (high − low) / 2**bits, so the decoder can use them"),
+            (ends, "your levels include low and high themselves (2**bits − 1 steps from end to end): with 1 bit every "
+                   "number becomes one of the two most extreme values it ever took. Split [low, high] into 2**bits "
+                   "equal bins and send each number to the centre of its bin"),
+            (low + clamped * width, "you returned the bottom edge of each bin: every code moves down, by up to a "
+                                    "whole bin; add half a bin to reach its centre"),
+            (low + (clamped + 1) * width, "you returned the top edge of each bin: add half a bin to the bottom edge, "
+                                          "not a whole one"),
+            (low + (index + 0.5) * width, "codes outside [low, high] (or exactly at high) fall in bins that do not "
+                                          "exist: clamp the bin number to 0 … 2**bits − 1"),
+            (low + (index.clamp(0, bins) + 0.5) * width, "a code exactly at high falls in bin 2**bits, one past the "
+                                                         "last: clamp the bin number to 2**bits − 1"),
+            (low + (torch.floor((codes - low) / ((high - low) / bits)).clamp(0, bits - 1) + 0.5) * (high - low) / bits,
+             "you used `bits` bins: b bits can name 2**bits bins"),
+            (batch_low + (torch.floor((codes - batch_low) / (batch_high - batch_low) * bins).clamp(0, bins - 1) + 0.5)
+             * (batch_high - batch_low) / bins,
              "you took the range from this batch of codes: use the low and high you are given (from the training "
-             "codes), so that the sender and the receiver agree on the levels"),
+             "codes), so that the sender and the receiver agree on the bins"),
         ]
         for wrong, hint in known:
             if wrong is not None and torch.allclose(returned.double(), wrong.double(), atol=1e-5):
                 raise Mistake(hint + ".")
         worst = (returned.double() - want).abs().max().item()
-        raise Mistake(f"with bits = {bits} some codes are off by up to {worst:.3g} from the nearest of the 2**bits "
-                      "levels evenly spaced from low to high (codes outside the range clamped).")
+        raise Mistake(f"with bits = {bits} some codes are off by up to {worst:.3g} from the centre of their bin (2**bits "
+                      "equal bins from low to high, codes outside the range in the end bins).")
 
 
 def _known_entropy_codes():

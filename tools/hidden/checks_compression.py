@@ -9,15 +9,15 @@ from utils.reference import nb08_compression_and_representations as reference
 from ._support import _call, _close, _number, _tensor, _unchanged
 
 
-def _codes_near_levels(n, low, high, bits, seed, far=True):
-    """Codes within 0.4 of a step from a level (so that the nearest level is never a near tie, whatever the
-    rounding error of a correct implementation), some beyond either end; with ``far``, the first code has numbers
-    far outside the range and one exactly at an end."""
+def _codes_near_centres(n, low, high, bits, seed, far=True):
+    """Codes within 0.4 of a bin from a bin's centre (so that the bin is never a near tie, whatever the rounding
+    error of a correct implementation), some in bins beyond either end; with ``far``, the first code has numbers far
+    outside the range and one exactly at an end."""
     generator = torch.Generator().manual_seed(seed)
-    steps = 2 ** bits - 1
-    level = torch.randint(-steps // 5, steps + steps // 5 + 1, (n, len(low)), generator=generator)
+    bins = 2 ** bits
+    index = torch.randint(-bins // 5, bins + bins // 5, (n, len(low)), generator=generator)
     offset = torch.rand(n, len(low), generator=generator) * 0.8 - 0.4
-    codes = low + (level + offset) * (high - low) / steps
+    codes = low + (index + 0.5 + offset) * (high - low) / bins
     if far:
         codes[0] = torch.tensor([100.0, -100.0, 4.0])
     return codes
@@ -27,7 +27,7 @@ def quantise(quantise_codes):
     low, high = torch.tensor([-2.0, 0.0, 1.0]), torch.tensor([2.0, 0.5, 4.0])
     for n, bits, far in [(1, 4, True), (50, 6, True), (50, 10, True), (1, 10, False)]:
         case = f"with {n} code{'s' if n > 1 else ''} of 3 numbers and bits={bits}"
-        codes = _codes_near_levels(n, low, high, bits, seed=bits + n, far=far)
+        codes = _codes_near_centres(n, low, high, bits, seed=bits + n, far=far)
         copies = codes.clone(), low.clone(), high.clone()
         returned = _call(case, quantise_codes, codes, low, high, bits)
         _unchanged([(codes, copies[0], "the codes"), (low, copies[1], "low"), (high, copies[2], "high")], case)
@@ -35,7 +35,7 @@ def quantise(quantise_codes):
         expected = reference.quantise(codes.double(), low.double(), high.double(), bits)
         if not _close(returned, expected, rtol=0, atol=1e-5):
             worst = (returned.double() - expected).abs().max().item()
-            raise Mistake(f"{case}, some quantised values are off by up to {worst:.3g} from the correct levels.")
+            raise Mistake(f"{case}, some quantised values are off by up to {worst:.3g} from the centres of their bins.")
 
 
 def bits_per_image(bits_of):

@@ -12,10 +12,10 @@ import utils
 
 
 def quantise(codes, low, high, bits):
-    """Each code number replaced by the nearest of 2**bits levels evenly spaced from low to high (clamped first)."""
-    steps = 2 ** bits - 1
-    level = torch.round((torch.minimum(torch.maximum(codes, low), high) - low) / (high - low) * steps)
-    return low + level * (high - low) / steps
+    """Each code number replaced by the centre of its bin, [low, high] being cut into 2**bits equal bins."""
+    bins = 2 ** bits
+    index = torch.floor((codes - low) / (high - low) * bins).clamp(0, bins - 1)
+    return low + (index + 0.5) * (high - low) / bins
 
 
 def bits_per_image(quantised_codes):
