@@ -1,17 +1,39 @@
 """Hidden checks for notebook 02 (utils/checks_conv.py). The public checks build at code_size 32 (and only look at
-the shape at 7), with batches of 5 and 6: here code_size 3, a batch of one, an odd batch, float64, determinism, the
-range of the code and of the pixels, and the reference's per-image errors as the oracle."""
+the shape at 7), with batches of 5 and 6, convolve float32 images of 9 × 11 with kernels of 2 and 3, and train the
+design from seed 0 on 4,096 images: here code_size 3 and 8, a batch of one, an odd batch, float64, a 4 × 4 kernel with
+stride 3 and padding 2 on 13 × 10 images, a 1 × 1 kernel, determinism, inputs left untouched, the range of the code
+and of the pixels, the reference's per-image errors as the oracle, and the design retrained from another seed on
+other training images."""
 import copy
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from utils.checks import Mistake
+from utils.checks_conv import judge_design, measure_design
 from utils.reference import nb02_convolutional_autoencoder as reference
 
 from ._support import _call, _close, _grads_everywhere, _parameter_count, _probing, _tensor, _unchanged
 
 CODE_SIZE = 3
+
+
+def convolve(convolve_):
+    generator = torch.Generator().manual_seed(21)
+    cases = [((2, 13, 10), 4, 3, 2, torch.float64), ((1, 6, 6), 1, 1, 0, torch.float32),
+             ((3, 8, 8), 5, 1, 2, torch.float32), ((2, 7, 9), 3, 2, 0, torch.float64)]
+    for shape, k, stride, padding, dtype in cases:
+        case = (f"with images of shape {shape} in {dtype}, a {k} × {k} kernel, stride={stride}, padding={padding}")
+        images = torch.rand(shape, generator=generator, dtype=torch.float64).to(dtype)
+        kernel = torch.randn(k, k, generator=generator, dtype=torch.float64).to(dtype)
+        before = [(images, images.clone(), "the images"), (kernel, kernel.clone(), "the kernel")]
+        output = _call(case, convolve_, images, kernel, stride, padding)
+        _unchanged(before, case)
+        expected = F.conv2d(images[:, None].double(), kernel[None, None].double(), stride=stride, padding=padding)[:, 0]
+        output = _tensor(output, case, shape=expected.shape, dtype=dtype)
+        if not _close(output, expected, rtol=1e-4, atol=1e-5):
+            raise Mistake(f"{case}, the values differ from a convolution's.")
 
 
 def _module(build, what):
@@ -99,3 +121,30 @@ def per_image_mse(measure):
         expected = reference.per_image_mse(copy.deepcopy(model).double(), images.double())
         if not _close(errors, expected, rtol=1e-5, atol=1e-9):
             raise Mistake(f"{case}, the errors differ from the correct per-image errors.")
+
+
+def design_conv_autoencoder(build):
+    # The shapes at another code size, a batch of one and of three, float64, inputs untouched; then the same budget
+    # and target as the public check, trained from another seed (weights and batch order) on the last 2,048 of the
+    # check's training images: a design that only just passes at the public check's seed may not pass here.
+    torch.manual_seed(14)
+    case = "with code_size=8"
+    model = _call(case, build, 8)
+    if not isinstance(model, nn.Module) or not isinstance(getattr(model, "encoder", None), nn.Module):
+        raise Mistake(f"{case}, design_conv_autoencoder does not return a model with an encoder.")
+    for batch in (1, 3):
+        images = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(batch))
+        copy_of = images.clone()
+        code = _call(f"{case} and a batch of {batch}", model.encoder, images)
+        _tensor(code, f"{case} and a batch of {batch}, the code", shape=(batch, 8), dtype=torch.float32)
+        output = _call(f"{case} and a batch of {batch}", model, images)
+        _unchanged([(images, copy_of, "the images")], f"{case} and a batch of {batch}")
+        _tensor(output, f"{case} and a batch of {batch}", shape=(batch, 1, 28, 28), dtype=torch.float32)
+    with _probing(f"{case}, in float64"):
+        double = copy.deepcopy(model).double()
+        _tensor(double(torch.rand(3, 1, 28, 28, dtype=torch.float64)), f"{case}, with the model and images in float64",
+                dtype=torch.float64)
+    case = "trained from another seed on the last 2,048 of the check's training images"
+    with _probing(case):
+        measured = measure_design(build, seed=1, train_slice=slice(2048, 4096))
+    judge_design(*measured, where=f"on the check's 1,000 test images, {case}")

@@ -11,14 +11,32 @@ from torch import nn
 import utils
 
 
+def convolve(images, kernel, stride=1, padding=0):
+    """images (N, H, W), kernel (k, k) -> (N, H_out, W_out): the sum of kernel * window at every window position."""
+    # Pad the four sides with zeros and cut out every k × k window, `stride` apart: unfold gives (N, H_out, W_out, k, k),
+    # one window per output (locality). Multiply every window by the same kernel and sum (weight sharing).
+    return (F.pad(images, (padding, padding, padding, padding))
+            .unfold(1, len(kernel), stride).unfold(2, len(kernel), stride) * kernel).sum(dim=(3, 4))
+
+
 def build_encoder(code_size):
-    """Images (N, 1, 28, 28) -> codes (N, code_size), through two strided convolutions."""
+    """Images (N, 1, 28, 28) -> codes (N, code_size), through two 3 × 3 convolutions."""
     return nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, stride=2, padding=1), nn.ReLU(),   # -> (N, 8, 14, 14)
         nn.Conv2d(8, 16, kernel_size=3, stride=2, padding=1), nn.ReLU(),  # -> (N, 16, 7, 7)
         nn.Flatten(),                                                     # -> (N, 784)
         nn.Linear(16 * 7 * 7, code_size),                                 # -> (N, code_size)
     )
+
+
+# Exercise 3 (1 point) · predict, then run: the dense encoder has (a) about as many parameters as the convolutional
+# one, since the shapes are the same (b) about 10 times more (c) about 100 times more (d) about 10,000 times more
+predicted_ratio = "c"
+
+
+# Exercise 4 (1 point) · predict, then run: the side of the output of
+# nn.ConvTranspose2d(16, 8, kernel_size=3, stride=2, padding=1) on a 7 × 7 map (an integer)
+predicted_side = 13
 
 
 def build_decoder(code_size):
@@ -40,3 +58,21 @@ def per_image_mse(model, images):
     """Mean squared error per pixel of each image's reconstruction: shape (N,)."""
     with torch.no_grad():
         return ((model(images) - images) ** 2).mean(dim=(1, 2, 3))
+
+
+def design_conv_autoencoder(code_size):
+    """Images (N, 1, 28, 28) -> codes (N, code_size) -> images in [0, 1]; at most 10,000 parameters at code_size 16."""
+    # The Linear layers to and from the code cost about code_size × channels × 7 × 7 each: with 4 channels, 3,152 and
+    # 3,332 parameters at code_size 16, and the four convolutions 741 together. ELU instead of ReLU: its negative side
+    # keeps a gradient, so no unit of these narrow layers can die and stop learning.
+    encoder = nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, stride=2, padding=1), nn.ELU(),  # -> (N, 8, 14, 14)
+        nn.Conv2d(8, 4, kernel_size=3, stride=2, padding=1), nn.ELU(),  # -> (N, 4, 7, 7)
+        nn.Flatten(), nn.Linear(4 * 7 * 7, code_size),                  # -> (N, code_size)
+    )
+    decoder = nn.Sequential(
+        nn.Linear(code_size, 4 * 7 * 7), nn.ELU(), nn.Unflatten(1, (4, 7, 7)),
+        nn.Upsample(scale_factor=2), nn.Conv2d(4, 8, kernel_size=3, padding=1), nn.ELU(),     # -> (N, 8, 14, 14)
+        nn.Upsample(scale_factor=2), nn.Conv2d(8, 1, kernel_size=3, padding=1), nn.Sigmoid(),  # -> (N, 1, 28, 28)
+    )
+    return utils.Autoencoder(encoder, decoder)
