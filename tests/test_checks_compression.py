@@ -1,10 +1,13 @@
-"""Notebook 08's checks: planted wrong quantisers, bit counts and standardisations are rejected with a hint that
-names the mistake; correct ones written differently from the solution are accepted."""
+"""Notebook 08's checks: planted wrong quantisers, predictions, bit counts, compressors and standardisations are
+rejected with a hint that names the mistake; correct ones written differently from the solution are accepted."""
 import math
 from collections import Counter
 
 import pytest
 import torch
+from torch import nn
+
+import utils
 
 from utils import checks_compression as check
 from utils.reference import nb08_compression_and_representations as reference
@@ -213,6 +216,75 @@ def test_standardisations_written_other_ways_pass():
     assert_accepted(check.standardise, with_numpy)
 
 
+@pytest.mark.parametrize("answer, hint", [("a", "blank image overlooks the strokes"), ("b", "absolute error"),
+                                          ("mean", "answer with one of")])
+def test_wrong_zero_rate_predictions_are_named(answer, hint):
+    assert_rejected(check.predicted_zero_rate_image, answer, hint)
+
+
+@pytest.mark.parametrize("answer, hint", [("a", "a clear lead overlooks"), ("b.", "answer with one of"),
+                                          ("c", "a clear loss overlooks")])
+def test_wrong_one_bit_predictions_are_named(answer, hint):
+    assert_rejected(check.predicted_one_bit_winner, answer, hint)
+
+
+def test_the_predictions_accept_any_spelling():
+    for question, answer in [(check.predicted_zero_rate_image, "C"), (check.predicted_one_bit_winner, " (B)")]:
+        result = question.run(answer)  # a question has no hidden check: its answer is one value
+        assert result.status == "passed", result.message
+
+
+def dense_compressor(code_size, bits, hidden=256, flat_code=True, flat_images=False):
+    def build():
+        encoder = [nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, code_size)]
+        if not flat_code:
+            encoder.append(nn.Unflatten(1, (1, code_size)))
+        decoder = [nn.Linear(code_size, hidden), nn.ReLU(), nn.Linear(hidden, 784), nn.Sigmoid()]
+        if not flat_images:
+            decoder.append(nn.Unflatten(1, (1, 28, 28)))
+        return utils.Autoencoder(nn.Sequential(*encoder), nn.Sequential(*decoder)), bits
+    return build
+
+
+WRONG_COMPRESSORS = {
+    "64 numbers at 1 bit": (dense_compressor(64, 1), "too coarse"),
+    "8 numbers at 8 bits": (dense_compressor(8, 8), "cannot hold enough"),
+    "over the budget of bits": (dense_compressor(32, 4), "128 bits per image, over the budget"),
+    "too many parameters": (dense_compressor(16, 4, hidden=1024), "over the limit"),
+    "bits as a float": (dense_compressor(16, 4.0), "whole number"),
+    "no bits": (lambda: dense_compressor(16, 4)()[0], "two things"),
+    "no encoder and decoder": (lambda: (nn.Sequential(nn.Flatten(), nn.Linear(784, 784)), 4), ".encoder and a .decoder"),
+    "a code of shape (N, 1, k)": (dense_compressor(16, 4, flat_code=False), "one row of k numbers per image"),
+    "flat images": (dense_compressor(16, 4, flat_images=True), "images of shape (4, 1, 28, 28)"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_COMPRESSORS)
+def test_compressors_that_miss_the_target_are_named(mistake):
+    assert_rejected(check.build_compressor, *WRONG_COMPRESSORS[mistake])
+
+
+def test_a_compressor_designed_another_way_passes():
+    class ThreeBits(nn.Module):  # 21 numbers at 3 bits (63 bits per image), its own encoder and decoder attributes
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.LeakyReLU(), nn.Linear(256, 21))
+            self.decoder = nn.Sequential(nn.Linear(21, 256), nn.LeakyReLU(), nn.Linear(256, 784), nn.Sigmoid(),
+                                         nn.Unflatten(1, (1, 28, 28)))
+
+        def forward(self, images):
+            return self.decoder(self.encoder(images))
+
+    assert_accepted(check.build_compressor, lambda: (ThreeBits(), 3))
+
+
+NO_HIDDEN_MISTAKE_FOUND = {
+    "build_compressor": "the public check builds the design, checks its codes' and images' shapes on 4 images before "
+                        "training and on 1,000 after, counts its bits and measures what it does; the hidden check adds "
+                        "batches of one and three images and the input left as it was, which no plausible design gets "
+                        "wrong once it has passed."}
+
+
 def dead_means_zero(train, test):  # a dead unit taken to be one that is always 0, as after a ReLU
     mean, std = train.mean(dim=0), train.std(dim=0)
     std = torch.where((train == 0).all(dim=0), torch.ones_like(std), std)
@@ -237,6 +309,7 @@ def quantise_in_bytes(codes, low, high, bits):  # bin numbers kept as uint8: fin
 HIDDEN_CATCHES = {"quantise": [quantise_in_bytes], "bits_per_image": [bits_squeezing], "standardise": [dead_means_zero]}
 
 
-@pytest.mark.parametrize("name", ["quantise", "bits_per_image", "standardise"])
+@pytest.mark.parametrize("name", ["quantise", "predicted_zero_rate_image", "predicted_one_bit_winner", "bits_per_image",
+                                  "build_compressor", "standardise"])
 def test_references_pass_and_stubs_are_not_attempted(name):
     assert_reference_passes_and_stub_is_not_attempted(getattr(check, name), getattr(reference, name))

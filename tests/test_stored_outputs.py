@@ -20,8 +20,8 @@ NOT_FROM_OUTPUTS = {
     "04_sparse_autoencoder": {"0.05"},
     "05_contractive_autoencoder": {"30 s"},
     "06_variational_autoencoder": {"106.66", "1606.05908"},
-    "07_anomaly_detection": {"0.0103", "0.0174", "0.1"},
-    "08_compression_and_representations": {"024 bits"},
+    "07_anomaly_detection": {"0.0103", "0.0174", "0.1", "0.93"},
+    "08_compression_and_representations": {"024 bits", "16.0"},
 }
 
 

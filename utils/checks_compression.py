@@ -1,9 +1,13 @@
 """Checks for notebook 08, compression and representations. Quantisation is checked against the formula on many
-codes and bit depths (codes beyond the range and at its ends included), the bits of a code against columns whose entropy is known exactly, and standardisation by
-what it does to training and test codes whose statistics differ."""
+codes and bit depths (codes beyond the range and at its ends included), the predictions against their letters, the
+bits of a code against columns whose entropy is known exactly, the designed compressor by training it briefly and
+measuring its quantised codes, and standardisation by what it does to training and test codes whose statistics
+differ."""
 import torch
+from torch import nn
 
-from .checks import Mistake, as_float, close, exercise, name_known_mistake
+from .checks import (Mistake, as_float, choice, close, count_parameters, design_images, exercise, name_known_mistake,
+                     question, train_briefly)
 
 REFERENCE = "nb08_compression_and_representations"
 
@@ -76,6 +80,37 @@ def quantise(quantise_codes):
                       "equal bins from low to high, codes outside the range in the end bins).")
 
 
+@question("2", "predict: the best image to send for 0 bits", 1, f"{REFERENCE}.predicted_zero_rate_image",
+          "for each pixel, the value that makes the squared error smallest on average over the training images is "
+          "their mean. The median makes the absolute error smallest instead, and since most pixels are black in more "
+          "than half of the images, the median image is nearly blank. The output below: blank 9.3 dB, median 10.5 dB, "
+          "mean 11.6 dB in our run.")
+def predicted_zero_rate_image(answer):
+    answer = choice(answer, ("a", "b", "c"))
+    if answer == "a":
+        raise Mistake("a blank image overlooks the strokes: every stroke pixel then costs its whole brightness, "
+                      "squared. An image with some grey where strokes often are costs less on average.")
+    if answer == "b":
+        raise Mistake("the median makes the absolute error smallest, not the squared error; and most pixels are black "
+                      "in more than half of the images, so the median image is nearly blank.")
+
+
+@question("3", "predict: autoencoder against PCA at 1 bit per number", 1, f"{REFERENCE}.predicted_one_bit_winner",
+          "1 bit per number tells the decoder only on which side of its middle each number lies. The autoencoder's "
+          "lead comes from the fine values of its numbers, which its decoder turns into sharp strokes; 1 bit throws "
+          "them away, and the 32 yes-or-no answers left serve both decoders about equally (in our run 14.0 dB each "
+          "at k = 32, and PCA slightly ahead at k = 16, 13.5 against 13.2 dB). With more bits the lead comes back: "
+          "20.2 against 17.8 dB at 4 bits.")
+def predicted_one_bit_winner(answer):
+    answer = choice(answer, ("a", "b", "c"))
+    if answer == "a":
+        raise Mistake("a clear lead overlooks that 1 bit keeps only the side of the middle each number lies on: the "
+                      "fine values the autoencoder's decoder makes use of are gone.")
+    if answer == "c":
+        raise Mistake("a clear loss overlooks that PCA's numbers lose just as much at 1 bit: neither code keeps more "
+                      "than the side of the middle each number lies on.")
+
+
 def _known_entropy_codes():
     """1,000 quantised codes of 4 numbers whose frequencies are exact: a constant (0 bits), two values half and half
     (1 bit), four values at 1/2, 1/4, 1/8, 1/8 (1.75 bits) and eight equally frequent values (3 bits): 5.75 bits."""
@@ -94,7 +129,7 @@ def _entropy_bits(values):
     return -(p * torch.log2(p)).sum().item()
 
 
-@exercise("2", "the bits of a quantised code", 2, f"{REFERENCE}.bits_per_image")
+@exercise("4", "the bits of a quantised code", 2, f"{REFERENCE}.bits_per_image")
 def bits_per_image(bits_of):
     codes = _known_entropy_codes()
     original = codes.clone()
@@ -149,7 +184,7 @@ def _standardised(train, test):
     return (train - mean) / std, (test - mean) / std
 
 
-@exercise("3", "standardising codes for a probe", 2, f"{REFERENCE}.standardise")
+@exercise("6", "standardising codes for a probe", 2, f"{REFERENCE}.standardise", kind="skill")
 def standardise(standardise_codes):
     train, test = _statistics_differ()
     copies = train.clone(), test.clone()
@@ -201,3 +236,100 @@ def standardise(standardise_codes):
                       "thousands would still dominate.")
     raise Mistake("the standardised training codes should have mean 0 and standard deviation 1 in each column "
                   "(a dead column stays 0).")
+
+
+# The design task: a compressor on a budget of bits, trained by the check for a fixed number of steps on the same
+# images for everyone, its codes quantised as the notebook does (bin centres over the training codes' 1st to 99th
+# percentile), then measured by the PSNR of the decoded test images. Measured with this training (300 Adam steps of
+# 128 images, lr 2e-3, the first 4,096 MNIST training images, 1,000 test images), over seeds 0-2, at 64 bits per
+# image, quantised (unquantised in brackets): 784-256-k-256-784 with ReLUs, k = 16 at 4 bits (the solution, 410,912
+# parameters) 16.85-17.02 dB (16.99-17.18); k = 21 at 3 bits 16.85-17.01; k = 12 at 5 bits 16.59-16.72; k = 32 at 2
+# bits 16.49-16.59 (17.32-17.67); k = 64 at 1 bit 15.59-15.60 (17.81-17.98); k = 8 at 8 bits 15.66-15.83 (15.70-15.89);
+# k = 16 at 4 bits with 128 hidden units 15.56-15.85; notebook 02's convolutional model, k = 16 at 4 bits, 15.64-16.53.
+# Sending nothing (the mean training image) scores 11.4 dB on these test images. One run of the check
+# takes 2-3 s of CPU time alone for the dense designs, about 10 s for notebook 02's convolutional model.
+COMPRESSOR_BUDGET_BITS = 64
+COMPRESSOR_MAX_PARAMETERS = 500_000
+COMPRESSOR_STEPS = 300
+COMPRESSOR_BATCH = 128
+COMPRESSOR_TARGET_DB = 16.0
+COMPRESSOR_TRAIN_SIZE, COMPRESSOR_TEST_SIZE = 4096, 1000
+
+
+def _mean_psnr(outputs, targets):
+    mse = ((outputs.double() - targets.double()) ** 2).flatten(1).mean(dim=1)
+    return (10 * torch.log10(1 / mse.clamp_min(1e-10))).mean().item()
+
+
+def _codes(model, images, when):
+    with torch.no_grad():
+        codes = model.encoder(images)
+    if not isinstance(codes, torch.Tensor) or codes.dim() != 2 or codes.shape[0] != len(images):
+        shape = tuple(codes.shape) if isinstance(codes, torch.Tensor) else type(codes).__name__
+        raise Mistake(f"{when}, your encoder turned images of shape {tuple(images.shape)} into {shape}: it should "
+                      "return one row of k numbers per image, (N, k) (end it with nn.Flatten() or a Linear layer).")
+    return codes
+
+
+def _decoded(model, codes, shape, when):
+    with torch.no_grad():
+        images = model.decoder(codes)
+    if not isinstance(images, torch.Tensor) or tuple(images.shape) != tuple(shape):
+        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise Mistake(f"{when}, your decoder turned codes of shape {tuple(codes.shape)} into {got}: it should return "
+                      f"images of shape {tuple(shape)}.")
+    if not torch.isfinite(images).all():
+        raise Mistake(f"{when}, your decoder's images hold NaN or infinite values.")
+    return images
+
+
+@exercise("5", "a compressor on 64 bits", 3, f"{REFERENCE}.build_compressor", kind="design")
+def build_compressor(build):
+    returned = build()
+    if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+        raise Mistake("build_compressor() should return two things, (model, bits): the model and the bits per code "
+                      "number.")
+    model, bits = returned
+    if not isinstance(model, nn.Module) or not (hasattr(model, "encoder") and hasattr(model, "decoder")):
+        raise Mistake("the model should be an nn.Module with an .encoder and a .decoder, e.g. "
+                      "utils.Autoencoder(encoder, decoder): the check quantises what the encoder outputs.")
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 1:
+        raise Mistake(f"bits should be a whole number of bits per code number, at least 1; got {bits!r}.")
+    size = count_parameters(model)
+    if size > COMPRESSOR_MAX_PARAMETERS:
+        raise Mistake(f"your model has {size:,} parameters, over the limit of {COMPRESSOR_MAX_PARAMETERS:,}: the "
+                      "check trains it on the CPU and must stay quick.")
+    train_images, test_images = design_images(COMPRESSOR_TRAIN_SIZE, COMPRESSOR_TEST_SIZE)
+    first_codes = _codes(model.eval(), test_images[:4], "before training")
+    _decoded(model, first_codes, test_images[:4].shape, "before training")
+    k = first_codes.shape[1]
+    if k * bits > COMPRESSOR_BUDGET_BITS:
+        raise Mistake(f"your code has k = {k} numbers at {bits} bits each: {k * bits} bits per image, over the budget "
+                      f"of {COMPRESSOR_BUDGET_BITS}.")
+    if size:
+        train_briefly(model, train_images, steps=COMPRESSOR_STEPS, batch_size=COMPRESSOR_BATCH, lr=2e-3)
+    model.eval()
+    train_codes = _codes(model, train_images, "after the check's training").double()
+    low, high = torch.quantile(train_codes, 0.01, dim=0), torch.quantile(train_codes, 0.99, dim=0)
+    high = torch.maximum(high, low + 1e-6)
+    test_codes = _codes(model, test_images, "after the check's training").double()
+    quantised = _quantise_oracle(test_codes, low, high, bits).to(test_codes.dtype)
+    decoded = _decoded(model, quantised.float(), test_images.shape, "after the check's training")
+    value = _mean_psnr(decoded, test_images)
+    if value >= COMPRESSOR_TARGET_DB:
+        return
+    unquantised = _mean_psnr(_decoded(model, test_codes.float(), test_images.shape, "after the check's training"),
+                             test_images)
+    floor = _mean_psnr(train_images.mean(dim=0, keepdim=True).expand_as(test_images), test_images)
+    if unquantised - value > 1.0:
+        why = (f"quantising costs your code {unquantised - value:.1f} dB (unquantised it reaches {unquantised:.2f}): "
+               f"{bits} bit{'s' if bits > 1 else ''} per number {'is' if bits == 1 else 'are'} too coarse for it; "
+               "fewer numbers with more bits each may spend the budget better")
+    else:
+        why = (f"even unquantised your code reaches only {unquantised:.2f} dB: {k} number{'s' if k > 1 else ''} "
+               f"(or this model) cannot hold enough of a digit; more numbers at fewer bits each may spend the budget "
+               "better, or a model that learns more in 300 steps")
+    raise Mistake(f"after the check's training ({COMPRESSOR_STEPS} steps of {COMPRESSOR_BATCH} images) and "
+                  f"quantisation at {bits} bit{'s' if bits > 1 else ''} per number ({k * bits} bits per image), your "
+                  f"compressor reaches {value:.2f} dB on {COMPRESSOR_TEST_SIZE:,} test images; the target is "
+                  f"{COMPRESSOR_TARGET_DB} dB (sending nothing: {floor:.2f} dB). {why[0].upper() + why[1:]}.")

@@ -1,7 +1,9 @@
 """Hidden checks for notebook 07 (utils/checks_anomaly.py). The public checks take thresholds at rates 0.05 and 0.2
-of 1,000 scores, precision and recall at thresholds that equal no score, tabular models of 30 and 13 features
-without counting their parameters: here rates 0, 0.3 and 1 on small sets, a threshold equal to a score, a batch of
-one, and the prescribed layout at other sizes."""
+of 1,000 scores, precision and recall at thresholds that equal no score, the AUC of 300 float32 scores, the designed
+detector on batches of 1,000 and 4 images, tabular models of 30 and 13 features without counting their parameters:
+here rates 0, 0.3 and 1 on small sets, a threshold equal to a score, a batch of one, float64 scores that float32
+would tie, a single anomaly and all scores equal, the detector on one and three images, and the prescribed layout
+at other sizes."""
 import torch
 from torch import nn
 
@@ -71,3 +73,40 @@ def tabular_autoencoder(build):
         if not (codes < 0).any():
             raise Mistake(f"{case}, the codes of 64 standardised rows are never negative.")
         _grads_everywhere(model, model(rows), case)
+
+
+def roc_auc(auc_of):
+    cases = [  # (scores, is_anomaly, what)
+        (1.0 + torch.arange(6, dtype=torch.float64) * 1e-9, torch.tensor([0, 0, 0, 1, 1, 1], dtype=torch.bool),
+         "with float64 scores that differ only in their ninth decimal"),
+        (torch.tensor([0.3, 0.9, 0.1, 0.5]), torch.tensor([False, True, False, False]), "with a single anomaly"),
+        (torch.full((5,), 0.25), torch.tensor([True, False, True, False, False]), "with every score the same"),
+    ]
+    for scores, is_anomaly, case in cases:
+        copies = scores.clone(), is_anomaly.clone()
+        got = _number(_call(case, auc_of, scores, is_anomaly), case)
+        _unchanged([(scores, copies[0], "the scores"), (is_anomaly, copies[1], "is_anomaly")], case)
+        anomalies, normals = scores[is_anomaly], scores[~is_anomaly]
+        want = ((anomalies[:, None] > normals[None, :]).double()
+                + 0.5 * (anomalies[:, None] == normals[None, :]).double()).mean().item()
+        if not _close(got, want, rtol=1e-9, atol=1e-12):
+            raise Mistake(f"{case}, the AUC is {got:.4g}, not {want:.4g}.")
+
+
+def build_detector(build):
+    # The public check trains the design and measures it; here the fresh design on other batch sizes (one image,
+    # three), its input left as it was, and the same parameter count when built twice.
+    model = _call("building the detector", build)
+    again = _call("building the detector a second time", build)
+    if _parameter_count(model) != _parameter_count(again) or _parameter_count(model) > 500_000:
+        raise Mistake("two calls of build_detector() built detectors of different sizes, or one over the budget.")
+    model.eval()
+    for batch in (1, 3):
+        case = f"with a batch of {batch} image{'s' if batch > 1 else ''}"
+        images = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(batch))
+        copy_of = images.clone()
+        with torch.no_grad():
+            outputs = _tensor(_call(case, model, images), case, shape=images.shape, dtype=torch.float32)
+        _unchanged([(images, copy_of, "the images")], case)
+        if not torch.isfinite(outputs).all():
+            raise Mistake(f"{case}, the reconstructions are not all finite.")

@@ -1,12 +1,13 @@
 """Hidden checks for notebook 08 (utils/checks_compression.py). The public checks take quantisation at 1, 2, 3, 5 and
-8 bits, the bits of 1,000 float32 codes of 4 numbers, and standardisation of 300 and 100 codes of 4 numbers: here 4,
-6 and 10 bits, one code of one number, a single column and float64 codes, and one training code against another."""
+8 bits, the bits of 1,000 float32 codes of 4 numbers, the designed compressor on batches of 4 and 1,000 images, and
+standardisation of 300 and 100 codes of 4 numbers: here 4, 6 and 10 bits, the code of one image, a single column and
+float64 codes, the compressor on one and three images, and a dead unit at a value other than 0."""
 import torch
 
 from utils.checks import Mistake
 from utils.reference import nb08_compression_and_representations as reference
 
-from ._support import _call, _close, _number, _tensor, _unchanged
+from ._support import _call, _close, _number, _parameter_count, _tensor, _unchanged
 
 
 def _codes_near_centres(n, low, high, bits, seed, far=True):
@@ -74,3 +75,25 @@ def standardise(standardise_codes):
         for got, want, which in [(got_train, want_train, "training"), (got_test, want_test, "test")]:
             if not _close(got, want, rtol=3e-2, atol=1e-3):
                 raise Mistake(f"{case}, the standardised {which} codes are not the expected ones.")
+
+
+def build_compressor(build):
+    # The public check trains the design and measures it; here the fresh design on other batch sizes (one image,
+    # three), its input left as it was, and the same model and bits when built twice.
+    (model, bits), (again, bits_again) = (_call("building the compressor", build),
+                                          _call("building the compressor a second time", build))
+    if bits != bits_again or _parameter_count(model) != _parameter_count(again):
+        raise Mistake("two calls of build_compressor() built different models or chose different bits.")
+    model.eval()
+    for batch in (1, 3):
+        case = f"with a batch of {batch} image{'s' if batch > 1 else ''}"
+        images = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(batch))
+        copy_of = images.clone()
+        with torch.no_grad():
+            codes = _call(case, model.encoder, images)
+            if not isinstance(codes, torch.Tensor) or codes.dim() != 2 or codes.shape[0] != batch:
+                raise Mistake(f"{case}, the code is not one row of numbers per image.")
+            if codes.shape[1] * bits > 64:
+                raise Mistake(f"{case}, the code takes more than 64 bits per image.")
+            _tensor(_call(case, model.decoder, codes), case, shape=images.shape, dtype=torch.float32)
+        _unchanged([(images, copy_of, "the images")], case)
