@@ -33,8 +33,8 @@ from . import build, launch
 from utils.sealed import SUFFIX, seal
 
 STUDENT_ENTRIES = ["README.md", "data", "notebooks", "requirements.txt", "utils"]
-AUTOGRADER_ENTRIES = ["MANIFEST.json", "README.md", "data", "notebooks", "requirements-dev.txt", "requirements.txt",
-                      "tools", "utils"]
+AUTOGRADER_ENTRIES = ["MANIFEST.json", "README.md", "data", "instructors", "notebooks", "requirements-dev.txt",
+                      "requirements.txt", "tools", "utils"]  # instructors/: misconceptions, discussion answers
 SEALED_GLOBS = ["checks_*.py", "reference/nb*.py"]  # inside utils/: the answers, and the oracles that hint at them
 BYPRODUCTS = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 MANIFEST = "MANIFEST.json"
