@@ -388,8 +388,23 @@ def test_designs_that_miss_are_told_by_how_much(design):
     assert_rejected(check.build_small_autoencoder, *WRONG_DESIGNS[design])
 
 
-def test_a_tied_design_written_another_way_passes():
+class TiedByHand(nn.Module):  # one weight matrix as a Parameter, encoder and decoder as methods
+    def __init__(self, k):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(784, k) / 28)
+        self.code_bias = nn.Parameter(torch.zeros(k))
+        self.pixel_bias = nn.Parameter(torch.zeros(784))
+
+    def encoder(self, images):
+        return images.reshape(len(images), -1) @ self.weight + self.code_bias
+
+    def decoder(self, codes):
+        return (codes @ self.weight.T + self.pixel_bias).reshape(-1, 1, 28, 28)
+
+
+def test_tied_designs_written_other_ways_pass():
     assert_accepted(check.build_small_autoencoder, lambda: TiedThroughLinear(32))
+    assert_accepted(check.build_small_autoencoder, lambda: TiedByHand(32))
 
 
 def test_the_design_report_prints_the_checks_numbers_or_says_why_there_are_none(capsys):

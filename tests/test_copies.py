@@ -18,7 +18,7 @@ TELLING = {"VAE": (108, 11), "pca_reconstruction": (90, 6), "quantise": (65, 3),
            "bits_per_image": (68, 6), "standardise": (68, 3), "roc_auc": (90, 4),
            "kl_sparsity": (63, 2), "feature_images": (62, 4), "jacobian_penalty": (53, 2),
            "contractive_loss": (51, 3), "sigmoid_jacobian_penalty": (49, 2), "elbo_loss": (48, 3),
-           "train": (210, 19), "build_small_autoencoder": (111, 14),
+           "train": (210, 19), "build_small_autoencoder": (70, 10),
            "sin_layer_jacobians": (78, 5), "predicted_code_movement": (78, 4), "sensitive_directions": (84, 5),
            "activity_summary": (65, 5), "importance_weighted_bound": (160, 8)}
 

@@ -339,5 +339,5 @@ def test_grading_from_the_bundle(student, bundle, tmp_path, skip_or_fail):
     assert header[:2] == ["file", "notebook"] and header[end:end + 3] == ["points", "max_points", "status"], header
     assert end > 2 and all(column.startswith("exercise ") for column in header[2:end]), header
     solution, learner = rows["solution_01.ipynb"], rows["student_01.ipynb"]
-    assert int(solution["max_points"]) == 8 and int(solution["points"]) == 8, solution
-    assert int(learner["points"]) == 0 and int(learner["max_points"]) == 8, learner
+    assert int(solution["max_points"]) == 13 and int(solution["points"]) == 13, solution
+    assert int(learner["points"]) == 0 and int(learner["max_points"]) == 13, learner

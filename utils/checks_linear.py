@@ -108,12 +108,12 @@ def _replay(initial, epochs_of_batches, lr, how):
     for epoch, batches in enumerate(epochs_of_batches):
         if how == "adam per epoch" and epoch > 0:
             optimizer = new_optimizer()
-        for images in batches:
+        for recorded in batches:
             snapshots.append([p.detach().cpu().clone() for p in model.parameters()])
-            images = images.to(device)
+            batch = recorded.to(device)
             if how != "adam without zero_grad":
                 optimizer.zero_grad()
-            F.mse_loss(model(images), images).backward()
+            F.mse_loss(model(batch), batch).backward()
             optimizer.step()
     snapshots.append([p.detach().cpu().clone() for p in model.parameters()])
     return snapshots

@@ -57,22 +57,16 @@ decoder_columns_are = "b"
 
 def build_small_autoencoder():
     """An autoencoder with .encoder (N, 1, 28, 28) -> (N, k <= 32) and .decoder back, at most 26,000 parameters."""
-    class TiedAutoencoder(nn.Module):
-        """A linear autoencoder whose decoder is its encoder's transpose, as PCA's is: x -> W (W^T x + c) + b."""
+    class TiedDecoder(nn.Module):
+        """Decodes with the encoder layer's own weight, transposed, as PCA does: z -> W^T z + b."""
 
-        def __init__(self, code_size):
+        def __init__(self, encoder_layer):
             super().__init__()
-            self.weight = nn.Parameter(torch.randn(784, code_size) / 28)  # columns of length about 1, like PCA's
-            self.code_bias = nn.Parameter(torch.zeros(code_size))
+            self.encoder_layer = encoder_layer  # shared, not copied: its parameters count once
             self.pixel_bias = nn.Parameter(torch.zeros(784))
 
-        def encoder(self, images):
-            return images.flatten(1) @ self.weight + self.code_bias
+        def forward(self, codes):
+            return F.linear(codes, self.encoder_layer.weight.T, self.pixel_bias).unflatten(1, (1, 28, 28))
 
-        def decoder(self, codes):
-            return (codes @ self.weight.T + self.pixel_bias).view(-1, 1, 28, 28)
-
-        def forward(self, images):
-            return self.decoder(self.encoder(images))
-
-    return TiedAutoencoder(32)  # 784 x 32 + 32 + 784 = 25,904 parameters
+    layer = nn.Linear(784, 32)  # a linear code of 32 numbers
+    return utils.Autoencoder(nn.Sequential(nn.Flatten(), layer), TiedDecoder(layer))  # 784 x 32 + 32 + 784 = 25,904
