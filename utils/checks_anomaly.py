@@ -12,8 +12,7 @@ REFERENCE = "nb07_anomaly_detection"
 
 def _skewed_scores(n=1000, seed=0):
     # Reconstruction errors are positive and skewed to the right, like these.
-    generator = torch.Generator().manual_seed(seed)
-    return torch.empty(n).exponential_(generator=generator) * 0.01 + 0.002
+    return torch.empty(n).exponential_(generator=torch.Generator().manual_seed(seed)) * 0.01 + 0.002
 
 
 @exercise("1", "a threshold for a false-alarm rate", 2, f"{REFERENCE}.threshold_at_false_alarm_rate")
@@ -196,9 +195,9 @@ DETECTOR_TRAIN_SIZE, DETECTOR_TEST_SIZE = 4096, 1000
 
 
 def _detector_data():
-    from .data import load_dataset  # here, so that importing the checks does not import torchvision
+    from . import data as datasets  # imported when needed: importing the checks must not import torchvision
 
-    data = load_dataset("mnist", train_size=DETECTOR_TRAIN_SIZE, test_size=DETECTOR_TEST_SIZE)
+    data = datasets.load_dataset("mnist", train_size=DETECTOR_TRAIN_SIZE, test_size=DETECTOR_TEST_SIZE)
     return (data.train_images[data.train_labels != DETECTOR_CLASS], data.test_images,
             data.test_labels == DETECTOR_CLASS)
 
