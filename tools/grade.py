@@ -153,7 +153,9 @@ def match_solutions(course, submission):
         if by_id is not None and _defines(_source(by_id), function):
             matched[cell_id] = by_id
             continue
-        defining = [cell for cell in learner_code if _defines(_source(cell), function)]
+        # The course's check cell (`f = check.f(f)`) assigns the name too, but it is never the learner's answer.
+        defining = [cell for cell in learner_code
+                    if _defines(_source(cell), function) and not CHECK_CELL.match(_source(cell).strip())]
         matched[cell_id] = defining[-1] if defining else by_id
     return matched
 
