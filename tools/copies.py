@@ -13,9 +13,10 @@ tools/screen.py, reports parse errors). Two kinds:
   ``...`` statements, ``pass``, annotations and decorators' order of keyword arguments; renames arguments and
   local variables by order of first appearance (v0, v1, ...; in a class, also the attributes it sets on self and
   its method names); resolves module aliases through each source's imports (``fn.relu`` and ``F.relu`` are both
-  ``torch.nn.functional.relu``); and keeps constants, attribute names and everything else. Comparison is exact:
-  any change beyond names, comments and keyword order (``x ** 2`` for ``x.pow(2)``, one more statement) is not a
-  copy. There is no similarity ratio: an honest near-miss and a lightly edited paste look alike.
+  ``torch.nn.functional.relu``; a name the cell uses without importing it, as the reference does); and keeps
+  constants, attribute names and everything else. Comparison is exact: any change beyond names, comments and
+  keyword order (``x ** 2`` for ``x.pow(2)``, one more statement) is not a copy. There is no similarity
+  ratio: an honest near-miss and a lightly edited paste look alike.
 
 Only references with enough *evidence* are compared: a short answer that the exercise dictates is what an honest
 learner writes too. Evidence is the size of the function's AST without its docstring, counting each layer built
@@ -116,7 +117,10 @@ def _is_reference_module(name):
 
 
 def _pasted(learner, reference, function_names):
-    learner_imports, reference_imports = _imports(learner), _imports(reference)
+    # A name the cell uses without importing it (`Normal`) comes from the notebook's import cells, which import what
+    # the reference module imports: resolve it as the reference does.
+    reference_imports = _imports(reference)
+    learner_imports = {**reference_imports, **_imports(learner)}
     candidates = [_normal(node, learner_imports) for node in ast.walk(learner)
                   if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
     for name in function_names:
