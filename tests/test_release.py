@@ -122,15 +122,23 @@ def solution_lines():
     return set(meaningful(lines, learner_texts()))
 
 
+def plain_utils_texts():
+    """The modules of utils/ that ship readable (every one not matched by release.SEALED_GLOBS)."""
+    sealed = {path for pattern in release.SEALED_GLOBS for path in (ROOT / "utils").glob(pattern)}
+    return [path.read_text() for path in sorted((ROOT / "utils").rglob("*.py")) if path not in sealed]
+
+
 def oracle_helper_lines():
-    """Lines of the check modules' private helpers (`_pca_oracle`, ...): computed answers by another route."""
+    """Lines of the check modules' private helpers (`_pca_oracle`, ...): computed answers by another route. A line
+    that a plain module of utils/ also holds (checks.py's shared `for wrong, hint in known:`, a seeded generator)
+    gives nothing away that the student tree does not show on purpose; solution lines get no such pass."""
     lines = set()
     for path in sorted((ROOT / "utils").glob("checks_*.py")):
         source = path.read_text()
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("_"):
                 lines.update(source.splitlines()[node.lineno - 1:node.end_lineno])
-    return set(meaningful(lines, learner_texts()))
+    return set(meaningful(lines, learner_texts() + plain_utils_texts()))
 
 
 def readable_forms(path):
