@@ -109,6 +109,18 @@ def test_subset_takes_the_first_images(real_mnist, fresh_data_cache, monkeypatch
     assert torch.equal(small.train_images, full.train_images[:100])
 
 
+def test_the_description_says_what_was_used_and_why(fresh_data_cache, monkeypatch, tmp_path):
+    write_tiny_dataset(tmp_path / "MNIST" / "raw", n_train=12, n_test=6)
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
+    assert data.load_dataset("mnist", train_size=5).description.startswith(
+        "MNIST: 5 training images (the first 5 of 12) and 6 test images. These come from a reduced copy of MNIST "
+        "(12 training and 6 test images instead of 60,000 and 10,000)")
+    # A notebook asking for more than the copy holds (TRAIN_SIZE = 20_000 on the CI subset) is told so.
+    assert data.load_dataset("mnist", train_size=20_000, test_size=6).description.startswith(
+        "MNIST: 12 training images (all there are: 20,000 were asked for) and 6 test images.")
+    assert "asked" not in data.load_dataset("mnist").description
+
+
 def test_unknown_dataset_name_is_refused():
     with pytest.raises(ValueError, match="fashion-mnist"):
         data.load_dataset("cifar")

@@ -61,17 +61,23 @@ def load_dataset(name="mnist", train_size=None, test_size=None):
         test_images=full.test_images[:test_size],
         test_labels=full.test_labels[:test_size],
     )
-    return data._replace(description=_describe(name, data, full))
+    return data._replace(description=_describe(name, data, full, (train_size, test_size)))
 
 
-def _describe(name, data, full):
-    """What a notebook trained on, in words that a stored output can carry (no machine path)."""
+def _describe(name, data, full, asked=(None, None)):
+    """What a notebook trained on, in words that a stored output can carry (no machine path). ``asked`` holds the
+    sizes the notebook asked for, so that a stored '8,000 training images' under TRAIN_SIZE = 20_000 says why."""
     label = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}[name]
     parts = []
-    for split, used, available, official in [("training", data.train_images, full.train_images, OFFICIAL_SIZES[0]),
-                                             ("test", data.test_images, full.test_images, OFFICIAL_SIZES[1])]:
-        parts.append(f"{len(used):,} {split} images" + (f" (the first {len(used):,} of {len(available):,})"
-                                                          if len(used) < len(available) else ""))
+    for split, used, available, wanted in [("training", data.train_images, full.train_images, asked[0]),
+                                           ("test", data.test_images, full.test_images, asked[1])]:
+        if len(used) < len(available):
+            note = f" (the first {len(used):,} of {len(available):,})"
+        elif wanted is not None and wanted > len(available):
+            note = f" (all there are: {wanted:,} were asked for)"
+        else:
+            note = ""
+        parts.append(f"{len(used):,} {split} images{note}")
     text = f"{label}: {parts[0]} and {parts[1]}"
     if (len(full.train_images), len(full.test_images)) != OFFICIAL_SIZES:
         text += (f". These come from a reduced copy of {label} ({len(full.train_images):,} training and "

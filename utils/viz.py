@@ -1,4 +1,6 @@
 """Pictures the notebooks share: rows of images, loss curves, a 2-D code coloured by class."""
+import textwrap
+
 import matplotlib.pyplot as plt
 import torch
 from torchvision.utils import make_grid
@@ -68,12 +70,12 @@ def draw_autoencoder(sizes, labels=None, ax=None):
             ax.fill([i + 0.1, i + 0.9, i + 0.9, i + 0.1], [-height / 2, -heights[i + 1] / 2, heights[i + 1] / 2,
                                                            height / 2], color=colour, alpha=0.3, lw=0)
         ax.add_patch(plt.Rectangle((i - 0.1, -height / 2), 0.2, height, color="tab:red" if i == code else "grey"))
-        ax.text(i, -0.6, label, ha="center", va="top")
+        ax.text(i, -0.6, textwrap.fill(label, 15), ha="center", va="top")  # wrapped: neighbours' labels never touch
     ax.text((code - 0.1) / 2 + 0.05, 0.62, "encoder", ha="center", color="tab:blue")
     ax.text((code + len(sizes) - 1) / 2, 0.62, "decoder", ha="center", color="tab:orange")
     ax.text(code, heights[code] / 2 + 0.05, "code", ha="center", va="bottom", color="tab:red")
     ax.set_xlim(-0.5, len(sizes) - 0.5)
-    ax.set_ylim(-0.85, 0.75)
+    ax.set_ylim(-0.95, 0.75)
     ax.axis("off")
     if show:
         plt.show()
