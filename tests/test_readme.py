@@ -183,3 +183,22 @@ def test_the_benchmark_writes_what_the_readme_reads():
              for number, seconds in zip(NOTEBOOKS, range(10, 100, 10))}
     written = benchmark.write_times(README, times, caption)
     assert times_table(written) == times == syllabus_times(written)
+
+
+def test_the_syllabus_counts_each_notebooks_exercises_and_points():
+    # The Exercises column, "N (P points)", is what the notebook's check module declares.
+    from tools import build
+    from utils.checks import Exercise
+    import importlib
+    import nbformat
+    syllabus = section("Syllabus")
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        module = next(m.group(1) for cell in notebook.cells if (m := build.CHECK_IMPORT.search(cell.source)))
+        exercises = [value for value in vars(importlib.import_module(f"utils.{module}")).values()
+                     if isinstance(value, Exercise)]
+        row = re.search(rf"^\| {path.stem[:2]} \| \[.*$", syllabus, re.M)
+        assert row, f"the syllabus has no row for {path.stem}"
+        points = sum(exercise.points for exercise in exercises)
+        assert f"| {len(exercises)} ({points} points) |" in row.group(0), \
+            f"{path.stem}: the syllabus should say {len(exercises)} ({points} points)"
