@@ -1,11 +1,14 @@
 """Assertions shared by the tests of planted mistakes: every notebook's checks are tested the same way."""
 
 
-def assert_rejected(exercise, candidate, hint):
-    """The check fails the candidate, gives no points, and its message names the mistake."""
+def assert_rejected(exercise, candidate, hint, named=True):
+    """The check fails the candidate, gives no points, and its message holds ``hint``: a hint that names the mistake
+    (a ``Mistake``), or with ``named=False`` one that can only restate what is expected (an ``Unrecognised``), so
+    that the tests say which planted mistakes are not yet named."""
     result = exercise.run(candidate)
     assert result.status == "failed" and result.points == 0, result.message
     assert hint in result.message, result.message
+    assert result.named == named, ("named" if result.named else "restated") + ": " + result.message
 
 
 def assert_accepted(exercise, candidate):

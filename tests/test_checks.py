@@ -1,7 +1,9 @@
 """The check machinery: points, hints, fall-back to the reference, strict mode, the score summary."""
 import types
+from pathlib import Path
 
 import pytest
+import torch
 
 from utils import checks, settings
 from utils.checks import CheckFailed, Mistake, choice, exercise, question
@@ -96,3 +98,36 @@ def test_a_question_is_not_attempted_until_answered_and_explains_once_answered(c
     out = capsys.readouterr().out
     assert "0/1 points" in out and "compare them again" in out and "Why:" in out
     assert which_is_larger.run("z").status == "failed" and "'a', 'b'" in which_is_larger.run("z").message
+
+
+def check_defined_in_utils(source, name):
+    """A check whose code the traceback places in utils/checks_demo.py, as the course's checks are."""
+    namespace = {"torch": __import__("torch"), "Mistake": Mistake, "checks": checks}
+    exec(compile(source, str(Path(checks.UTILS_DIR) / "checks_demo.py"), "exec"), namespace)
+    return exercise("1", "adding noise", 2, "nb01_linear_autoencoder.train")(namespace[name])
+
+
+def test_a_result_of_another_dtype_or_device_gets_a_hint_not_a_crash_in_the_check():
+    add_noise = check_defined_in_utils(
+        "def add_noise(noisy):\n"
+        "    x = torch.zeros(3, dtype=torch.float32)\n"
+        "    out = noisy(x)\n"
+        "    torch.zeros(3).index_add_(0, torch.arange(3), out)  # float32 only, as a check's arithmetic may be\n",
+        "add_noise")
+    float64 = add_noise.run(lambda x: x.double() + 0.1)
+    assert float64.status == "failed" and "dtype" in float64.message and "x.dtype" in float64.message
+    on_meta = add_noise.run(lambda x: torch.empty(3, device="meta"))
+    assert on_meta.status == "failed" and "device" in on_meta.message and "x.device" in on_meta.message
+    # The learner's own crash is still shown as theirs, with their line.
+    crash = add_noise.run(lambda x: x.view(7))
+    assert crash.status == "error" and "Your code raised RuntimeError" in crash.message
+
+
+def test_an_unrecognised_mistake_is_counted_apart_from_a_named_one():
+    restated = check_defined_in_utils(
+        "def restated(f):\n"
+        "    if f(1) != 2:\n"
+        "        raise checks.Unrecognised('f(1) should be 2.')\n", "restated")
+    result = restated.run(lambda x: x)
+    assert result.status == "failed" and not result.named and "f(1) should be 2." in result.message
+    assert doubling.run(lambda x: x + 2).named

@@ -35,6 +35,12 @@ class Mistake(Exception):
     """Raised by a test: the learner's code shows a known mistake; the message names it and hints at the fix."""
 
 
+class Unrecognised(Mistake):
+    """Raised by a test when the result is wrong in a way it does not recognise: its hint can only restate what is
+    expected. Learners see it as any other hint; tools/mutation.py counts these apart, since a hint should name the
+    mistake."""
+
+
 class CheckFailed(AssertionError):
     """Raised in strict mode when an exercise is not done or not right."""
 
@@ -47,6 +53,7 @@ class Result:
     max_points: int
     status: str  # "passed", "failed", "error" (the code raised) or "not attempted"
     message: str
+    named: bool = True  # for "failed": whether the hint names the mistake (not an Unrecognised)
 
 
 RESULTS = {}  # "check module:exercise key" -> the latest Result in this kernel
@@ -88,15 +95,19 @@ class Exercise:
         except NotImplementedError:
             return self._result(0, "not attempted", f"… {label}: not attempted yet (0/{self.points} points).")
         except Mistake as mistake:
-            return self._result(0, "failed", f"✗ {label}: 0/{self.points} points.\n   Hint: {mistake}")
-        except Exception as error:  # the learner's code crashed: show where, in their code, not in ours
-            where = _learner_frame(error)
+            return self._result(0, "failed", f"✗ {label}: 0/{self.points} points.\n   Hint: {mistake}",
+                                named=not isinstance(mistake, Unrecognised))
+        except Exception as error:
+            mismatch = _mismatch_hint(error)
+            if mismatch:  # the check tripped over the learner's result: a dtype or device it did not expect
+                return self._result(0, "failed", f"✗ {label}: 0/{self.points} points.\n   Hint: {mismatch}")
+            where = _learner_frame(error)  # the learner's code crashed: show where, in their code, not in ours
             return self._result(0, "error", f"✗ {label}: 0/{self.points} points. Your code raised "
                                             f"{type(error).__name__}: {error}{where}")
         return self._result(self.points, "passed", f"✓ {label}: {self.points}/{self.points} points.")
 
-    def _result(self, points, status, message):
-        return Result(self.key, self.title, points, self.points, status, message)
+    def _result(self, points, status, message, named=True):
+        return Result(self.key, self.title, points, self.points, status, message, named)
 
     def load_reference(self):
         module, name = self.reference.rsplit(".", 1)
@@ -143,6 +154,37 @@ def choice(answer, choices):
     if text not in choices:
         raise Mistake(f"answer with one of {', '.join(repr(c) for c in choices)} (a string), not {answer!r}.")
     return text
+
+
+_DTYPE_ERROR = ("dtype", "Double", "expected scalar type", "Float but found", "Half")
+_DEVICE_ERROR = ("device", "cuda", "meta")
+
+
+def _mismatch_hint(error):
+    """A hint when a check itself (not the learner's code) failed on a tensor of another dtype or device than the
+    inputs': float64 that crept in (a numpy array, torch.tensor of a Python list of doubles, .double()), or a tensor
+    made on the CPU beside inputs elsewhere. None for anything else."""
+    if not isinstance(error, (RuntimeError, TypeError)):
+        return None
+    # The innermost frame that is not a library's: the check's own line (the learner's code had returned), or not.
+    own = [frame for frame in traceback.extract_tb(error.__traceback__)
+           if "site-packages" not in frame.filename and not frame.filename.startswith("<frozen")]
+    if not own or not (own[-1].filename.startswith(UTILS_DIR) and Path(own[-1].filename).name.startswith("checks")):
+        return None
+    text = str(error)
+    if any(word in text for word in _DTYPE_ERROR):
+        return ("the check could not use your result, whose dtype differs from the inputs' "
+                f"({_first_line(text)}). Keep the inputs' dtype: a numpy array or .double() brings float64 in; "
+                "make new tensors with dtype=x.dtype (or torch.*_like(x)), or convert with .to(x.dtype).")
+    if any(word in text for word in _DEVICE_ERROR):
+        return ("the check could not use your result, which is on another device than the inputs "
+                f"({_first_line(text)}). Make new tensors where the inputs are: device=x.device, or torch.*_like(x) "
+                "(torch.randn(shape) alone is always on the CPU, and breaks on a GPU).")
+    return None
+
+
+def _first_line(text):
+    return text.strip().splitlines()[0][:160] if text.strip() else ""
 
 
 def _learner_frame(error):
