@@ -1,6 +1,6 @@
 """How long each exercise's check takes on the course's reference: a script, not a test (timings are noisy).
 
-    python -m tools.benchmark_checks [--repeat 3]
+    python -m tools.benchmark_checks [--repeat 3] [--only 01 05:jacobian_penalty]
 
 Every check runs on one CPU thread, as the grader's judge runs them, after one untimed warm-up run (which loads the
 design tasks' images and torch's kernels); the table gives the median of ``--repeat`` runs of the public check and of
@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from tools.mutation import course_exercises
+from tools.mutation import course_exercises, selected
 
 LIMITS = {"design": 30.0}
 DEFAULT_LIMIT = 2.0
@@ -33,12 +33,16 @@ def seconds(call, repeat):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.benchmark_checks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", nargs="+", default=(), metavar="NN[:function]",
+                        help="notebooks (01) or exercises (05:jacobian_penalty) to time; default: all")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     print(f"torch {torch.__version__.split('+')[0]}, 1 CPU thread, median of {args.repeat} runs after a warm-up\n")
     print("| notebook | exercise | kind | public check (s) | hidden check (s) | within the aim |\n|---|---|---|---|---|---|")
     over = 0
     for stem, module, exercise in course_exercises():
+        if not selected(stem, exercise.reference.rsplit(".", 1)[1], args.only):
+            continue
         candidate = exercise.load_reference()
         hidden = getattr(importlib.import_module(f"tools.hidden.{module}"), exercise.test.__name__, None)
         results = []

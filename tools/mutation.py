@@ -19,9 +19,9 @@ check (``tools/hidden/``), each under a time limit. A mutant is
 - **killed, crash**: the mutant's own code raised (the learner sees the exception and their line);
 - **killed, hidden**: the public check passed it, the hidden check (grading only) rejected it;
 - **killed, timeout**: it ran past the time limit;
-- **survived**: both checks passed it. Every survivor must be triaged in ``TRIAGE`` below: an equivalent mutant (it
-  computes the same thing, or something the exercise's contract allows), with the reason. An untriaged survivor is a
-  missing check.
+- **survived**: both checks passed it. Every survivor must be triaged in ``tools/equivalent_mutants/`` as an
+  equivalent mutant (it computes the same thing, or something the exercise's contract allows), with the reason;
+  an untriaged survivor is a missing check.
 
 Design tasks are left out: their check accepts any design that meets the targets, so a mutant of the reference design
 is another design, not a mistake. The score is killed ÷ (mutants − equivalent).
@@ -40,7 +40,7 @@ from pathlib import Path
 import nbformat
 import torch
 
-from tools import build
+from tools import build, equivalent_mutants
 from utils import checks as course_checks
 from utils.checks import Exercise
 
@@ -63,9 +63,9 @@ OPERATORS = ([f"core/ReplaceBinaryOperator_{a}_{b}" for a, b in _BINARY]
                 "core/ReplaceTrueWithFalse", "core/ReplaceFalseWithTrue", "core/ReplaceAndWithOr",
                 "core/ReplaceOrWithAnd", "core/ZeroIterationForLoop", "core/AddNot"])
 
-# Survivors judged equivalent: (reference function, the mutated line after the change, stripped) -> why. A mutant is
-# identified by its line rather than by Cosmic Ray's occurrence number, which shifts whenever the module changes.
-TRIAGE = {}
+# Survivors judged equivalent, per check module in tools/equivalent_mutants/: (reference function, the mutated line
+# after the change, stripped) -> why.
+TRIAGE = equivalent_mutants.load()
 
 
 @dataclass
