@@ -131,3 +131,22 @@ def test_an_unrecognised_mistake_is_counted_apart_from_a_named_one():
     result = restated.run(lambda x: x)
     assert result.status == "failed" and not result.named and "f(1) should be 2." in result.message
     assert doubling.run(lambda x: x + 2).named
+
+
+@pytest.mark.parametrize("noisy, hint", [
+    (lambda x: x + 0.1 * torch.randn(x.shape), "mixes in a tensor made on the CPU"),
+    (lambda x: x + 0.1 * torch.randn(x.shape, dtype=x.dtype), "mixes in a tensor made on the CPU"),
+    (lambda x: (x + 0.1 * torch.randn_like(x)).float(), "with float64 inputs"),
+    (lambda x: torch.from_numpy((x.cpu().numpy() + 0.1)), None),  # numpy cannot take meta: proves nothing
+    (lambda x: x + 0.1 * torch.randn_like(x), None),
+    (lambda x: x + 0.1 * torch.randn(x.shape, dtype=x.dtype, device=x.device), None),
+])
+def test_following_the_inputs_dtype_and_device_is_probed_without_a_gpu(noisy, hint):
+    def probe():
+        checks.check_follows_inputs(noisy, lambda dtype, device: (torch.zeros(4, 3, dtype=dtype, device=device),),
+                                    "add_noise")
+    if hint is None:
+        probe()
+    else:
+        with pytest.raises(Mistake, match=hint):
+            probe()

@@ -303,6 +303,44 @@ def train_briefly(model, train_images, *, steps, batch_size=128, lr=2e-3, loss_f
     return model.eval()
 
 
+_DEVICE_MISMATCH = ("expected device", "same device", "Expected all tensors")
+
+
+def check_follows_inputs(call, make_inputs, what):
+    """Raise a Mistake unless ``call(*make_inputs(dtype, device))`` keeps its inputs' dtype and device. With float64
+    inputs every floating-point tensor it returns must be float64 (float32 that a new tensor brought in, or float64
+    from numpy, would break a learner's notebook later). With inputs on the meta device (a stand-in for a GPU that
+    needs none: shapes and dtypes, no numbers) it must not mix in a tensor made on the CPU, and what it returns must be
+    on the meta device too. An error on the meta device that is not about devices (an ``.item()``, a numpy call)
+    proves nothing, and is let pass. ``what`` names the function in the hint; ``call`` returns a tensor, or a tuple
+    or list of them (anything else in it is ignored)."""
+    for tensor in _tensors(call(*make_inputs(torch.float64, "cpu"))):
+        if tensor.is_floating_point() and tensor.dtype != torch.float64:
+            raise Mistake(f"with float64 inputs, {what} returned {tensor.dtype}: a tensor made without the inputs' "
+                          "dtype came in. Make new tensors with dtype=x.dtype, or with torch.zeros_like(x), "
+                          "torch.randn_like(x), ...")
+    try:
+        returned = call(*make_inputs(torch.float32, "meta"))
+    except (RuntimeError, NotImplementedError, TypeError) as error:
+        if any(phrase in str(error) for phrase in _DEVICE_MISMATCH):
+            raise Mistake(f"{what} mixes in a tensor made on the CPU ({str(error).strip().splitlines()[0]}): on a GPU "
+                          "this fails. Make new tensors where the inputs are: device=x.device, or torch.*_like(x) "
+                          "(torch.randn(shape) alone is always on the CPU).") from None
+        return
+    for tensor in _tensors(returned):
+        if tensor.device.type != "meta":
+            raise Mistake(f"{what} returned a tensor on the CPU for inputs on another device: make it where the inputs "
+                          "are (device=x.device, or torch.*_like(x)).")
+
+
+def _tensors(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [item for item in value if isinstance(item, torch.Tensor)]
+    return []
+
+
 @torch.no_grad()
 def mse_on(model, images, batch_size=1000):
     """Mean squared error per pixel of ``model`` on ``images``."""
