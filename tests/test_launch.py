@@ -2,15 +2,13 @@
 notebook opened alone, as on Colab, fetches the course and runs top to bottom."""
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import nbformat
 import pytest
 
-from tools import build, launch
-from tools.notebook_runner import run_notebook
+from tools import build, colab_alone, launch
 from utils import checks_linear
 from utils.checks import Exercise
 
@@ -46,42 +44,17 @@ def test_training_notebooks_ask_colab_for_a_gpu():
         assert nbformat.read(build.ROOT / "solutions" / name, as_version=4).metadata.get("accelerator") == "GPU"
 
 
-def git(*args, cwd):
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def test_a_notebook_opened_alone_on_colab_fetches_the_course_and_runs(tmp_path):
-    # The course as a git repository, from this working tree: what the setup cell needs is utils/.
-    repository = tmp_path / "repository"
-    shutil.copytree(build.ROOT / "utils", repository / "utils", ignore=shutil.ignore_patterns("__pycache__"))
-    git("init", "--quiet", "--initial-branch", "main", cwd=repository)
-    git("add", ".", cwd=repository)
-    git("-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "--quiet", "-m", "course", cwd=repository)
-    # A stand-in for Colab's own module, so that `import google.colab` works in the kernel.
-    stand_in = tmp_path / "colab-modules"
-    (stand_in / "google" / "colab").mkdir(parents=True)
-    (stand_in / "google" / "__init__.py").write_text("")
-    (stand_in / "google" / "colab" / "__init__.py").write_text('"""A stand-in for Colab\'s module."""\n')
-    # The notebook alone in an empty folder, as Colab opens it.
+def test_a_notebook_opened_alone_on_colab_fetches_the_course_and_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "1")
+    repository = colab_alone.course_repository(tmp_path / "repository")
+    modules = colab_alone.stand_in_colab(tmp_path / "colab-modules")
+    notebook = colab_alone.run_alone(build.ROOT / "notebooks" / NAMES[0], tmp_path, repository, modules,
+                                     cell_timeout=300)
     content = tmp_path / "content"
-    content.mkdir()
-    notebook_path = content / NAMES[0]
-    shutil.copy(build.ROOT / "notebooks" / NAMES[0], notebook_path)
-    env = {**os.environ, "COURSE_FAST": "1", "COURSE_STRICT": "0",
-           "PYTHONPATH": os.pathsep.join([str(stand_in), os.environ.get("PYTHONPATH", "")]),
-           # git's own redirect: the repository's real address is fetched from the local copy instead
-           "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.file://{repository}.insteadOf",
-           "GIT_CONFIG_VALUE_0": launch.REPOSITORY}
-    notebook = nbformat.read(notebook_path, as_version=4)
-    notebook.cells.insert(2, nbformat.v4.new_code_cell("import google.colab  # Colab has imported it by now"))
-    notebook.cells.append(nbformat.v4.new_code_cell(
-        "assert Path(utils.__file__).is_relative_to(Path.cwd() / 'autoencoders-course'), utils.__file__"))
-    run_notebook(notebook, content, cell_timeout=300, env=env)
-    assert (content / "autoencoders-course" / "utils" / "__init__.py").is_file()
-    assert not (content / "autoencoders-course" / "solutions").exists()  # the clone is this test's, not the repo's
+    assert (content / colab_alone.CLONE / "utils" / "__init__.py").is_file()
+    assert not (content / colab_alone.CLONE / "solutions").exists()  # the clone is this test's, not the repo's
     # The learner version has no answers yet: its score summary runs and says so, with nothing earned.
-    summary_cell = next(cell for cell in notebook.cells if "score_summary(" in cell.source)
-    summary = "".join(output.get("text", "") for output in summary_cell.outputs)
+    summary = colab_alone.score_summary(notebook)
     possible = sum(value.points for value in vars(checks_linear).values() if isinstance(value, Exercise))
     assert re.search(rf"Total\s+0/{possible}\b", summary), summary
 
