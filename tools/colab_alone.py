@@ -1,15 +1,17 @@
 """Run learner notebooks as a Colab user meets them: each alone in an empty folder, its setup cell cloning the course
 (git is told to fetch the repository's address from a local copy instead), beside a stand-in ``google.colab`` module,
-top to bottom in a fresh Jupyter kernel of the Python that runs this.
+top to bottom in a fresh Jupyter kernel: this Python's, or with ``--kernel-python`` another environment's.
 
-    COURSE_FAST=1 python -m tools.colab_alone notebooks/*.ipynb
+    COURSE_FAST=1 python -m tools.colab_alone notebooks/*.ipynb [--kernel-python .venv-colab/bin/python]
 
 tests/test_launch.py runs notebook 01 this way with the course's own packages; .ci/colab runs every learner
-notebook this way in an environment of Colab's package versions (.ci/colab-requirements.txt), none of the course's
-requirements installed. A notebook passes when it runs to the end without an error, imported ``utils`` from the
+notebook this way with its kernel in an environment of Colab's package versions (.ci/colab-requirements.txt), none
+of the course's requirements installed. As on Colab, only the kernel runs there: what drives it (here nbclient, on
+Colab Colab's own front end) runs elsewhere. A notebook passes when it runs to the end without an error, imported ``utils`` from the
 clone, and printed its score summary (nothing answered: 0 points of however many).
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -26,6 +28,9 @@ from tools.notebook_runner import run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 CLONE = "autoencoders-course"  # the folder the setup cell clones into, next to the notebook
+VERSIONS = ("import sys, torch, IPython, ipykernel, ipywidgets, numpy, matplotlib; print('Python', sys.version.split()[0], "
+            "'torch', torch.__version__, 'IPython', IPython.__version__, 'ipykernel', ipykernel.__version__, "
+            "'ipywidgets', ipywidgets.__version__, 'numpy', numpy.__version__, 'matplotlib', matplotlib.__version__)")
 
 
 def _git(*args, cwd):
@@ -50,7 +55,18 @@ def stand_in_colab(folder):
     return folder
 
 
-def run_alone(notebook_path, workdir, repository, modules, cell_timeout=600):
+def kernel_spec(folder, python):
+    """A Jupyter data folder holding a kernel spec "colab" that starts ``python``'s ipykernel; returns its name."""
+    spec = folder / "kernels" / "colab"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (Colab's versions)", "language": "python",
+        "env": {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}}))  # an old ipykernel's debugger warns about frozen modules
+    return "colab"
+
+
+def run_alone(notebook_path, workdir, repository, modules, cell_timeout=600, kernel_name="python3"):
     """Run the notebook at ``notebook_path`` alone in ``workdir``/content; return the executed notebook. Raises
     nbclient's CellExecutionError when a cell fails."""
     content = workdir / "content"
@@ -65,7 +81,7 @@ def run_alone(notebook_path, workdir, repository, modules, cell_timeout=600):
     notebook.cells.insert(2, nbformat.v4.new_code_cell("import google.colab  # Colab has imported it by now"))
     notebook.cells.append(nbformat.v4.new_code_cell(
         f"assert Path(utils.__file__).is_relative_to(Path.cwd() / {CLONE!r}), utils.__file__"))
-    return run_notebook(notebook, content, cell_timeout=cell_timeout, env=env)
+    return run_notebook(notebook, content, cell_timeout=cell_timeout, env=env, kernel_name=kernel_name)
 
 
 def score_summary(notebook):
@@ -78,21 +94,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.colab_alone", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", help="learner notebooks to run, each alone")
     parser.add_argument("--cell-timeout", type=int, default=600)
+    parser.add_argument("--kernel-python", default=sys.executable,
+                        help="the Python whose ipykernel runs the notebooks (default: this one)")
     args = parser.parse_args(argv)
-    import IPython, ipykernel, ipywidgets, torch  # noqa: E401 - what the kernels will use, for the log
-    print(f"Python {sys.version.split()[0]}, torch {torch.__version__}, IPython {IPython.__version__}, "
-          f"ipykernel {ipykernel.__version__}, ipywidgets {ipywidgets.__version__}", flush=True)
+    versions = subprocess.run([args.kernel_python, "-c", VERSIONS], capture_output=True, text=True, check=True)
+    print(f"the kernel's environment: {versions.stdout.strip()}", flush=True)
     failed = []
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         repository = course_repository(scratch / "repository")
         modules = stand_in_colab(scratch / "colab-modules")
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([str(scratch / "jupyter"), os.environ.get("JUPYTER_PATH", "")])
+        kernel_name = kernel_spec(scratch / "jupyter", Path(args.kernel_python).absolute())
         for index, path in enumerate(args.notebooks):
             start = time.perf_counter()
             workdir = scratch / f"run-{index}"
             workdir.mkdir()
             try:
-                notebook = run_alone(Path(path).resolve(), workdir, repository, modules, args.cell_timeout)
+                notebook = run_alone(Path(path).resolve(), workdir, repository, modules, args.cell_timeout,
+                                     kernel_name)
                 summary = score_summary(notebook)
                 if not re.search(r"Total\s+0/\d+", summary):
                     raise RuntimeError(f"the score summary did not read 0 of its points:\n{summary}")

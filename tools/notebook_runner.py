@@ -44,15 +44,16 @@ class SlicedPollKernelManager(AsyncKernelManager):
     client_factory = Type(SlicedPollKernelClient)
 
 
-def run_notebook(notebook, folder, cell_timeout=600, extra_arguments=(), env=None):
+def run_notebook(notebook, folder, cell_timeout=600, extra_arguments=(), env=None, kernel_name="python3"):
     """Execute ``notebook`` (a path or a NotebookNode) in place, with the kernel working in ``folder`` (and, if
-    given, with ``env`` as the kernel's environment).
+    given, with ``env`` as the kernel's environment, and ``kernel_name`` as the kernel spec: by default this
+    Python's own kernel).
 
     Returns the executed NotebookNode; raises nbclient's CellExecutionError or CellTimeoutError when a cell fails.
     """
     if isinstance(notebook, (str, Path)):
         notebook = nbformat.read(notebook, as_version=4)
-    client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
+    client = NotebookClient(notebook, timeout=cell_timeout, kernel_name=kernel_name,
                             kernel_manager_class=SlicedPollKernelManager, extra_arguments=list(extra_arguments),
                             resources={"metadata": {"path": str(folder)}})
     client.execute(**({"env": env} if env is not None else {}))
