@@ -24,7 +24,7 @@ check (``tools/hidden/``), each under a time limit. A mutant is
   an untriaged survivor is a missing check.
 
 Design tasks are left out: their check accepts any design that meets the targets, so a mutant of the reference design
-is another design, not a mistake. The score is killed ÷ (mutants − equivalent).
+is another design, not a mistake. A question's mutants are other answers (a number off by one, True for False). The score is killed ÷ (mutants − equivalent).
 """
 import argparse
 import ast
@@ -99,11 +99,14 @@ def course_exercises():
 
 
 def definition_lines(source, name):
-    """The first and last line of the top-level function or class ``name``."""
+    """The first and last line of the top-level function or class ``name``, or of the assignment of a question's
+    answer (``name = value``)."""
     for node in ast.parse(source).body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             return first, node.end_lineno
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return node.lineno, node.end_lineno
     raise LookupError(f"no top-level definition of {name}")
 
 

@@ -256,7 +256,7 @@ def check_one_step(model, before, stale_params, expected_params, loss_descriptio
         raise Mistake("the step used gradients left over from the previous step: call optimizer.zero_grad() "
                       "before loss.backward().")
     if not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(after, expected_params)):
-        raise Mistake(f"the parameters moved, but not by one optimizer step on {loss_description}.")
+        raise Unrecognised(f"the parameters moved, but not by one optimizer step on {loss_description}.")
 
 
 def tiny_autoencoder(code_size=4):
@@ -311,8 +311,8 @@ def check_follows_inputs(call, make_inputs, what):
     inputs every floating-point tensor it returns must be float64 (float32 that a new tensor brought in, or float64
     from numpy, would break a learner's notebook later). With inputs on the meta device (a stand-in for a GPU that
     needs none: shapes and dtypes, no numbers) it must not mix in a tensor made on the CPU, and what it returns must be
-    on the meta device too. An error on the meta device that is not about devices (an ``.item()``, a numpy call)
-    proves nothing, and is let pass. ``what`` names the function in the hint; ``call`` returns a tensor, or a tuple
+    on the meta device too; nor call ``.numpy()`` on one (which fails on a GPU too). Any other error on the meta
+    device (an ``.item()``, a ``.cpu()`` round trip) proves nothing, since a GPU allows it, and is let pass. ``what`` names the function in the hint; ``call`` returns a tensor, or a tuple
     or list of them (anything else in it is ignored)."""
     for tensor in _tensors(call(*make_inputs(torch.float64, "cpu"))):
         if tensor.is_floating_point() and tensor.dtype != torch.float64:
@@ -326,7 +326,11 @@ def check_follows_inputs(call, make_inputs, what):
             raise Mistake(f"{what} mixes in a tensor made on the CPU ({str(error).strip().splitlines()[0]}): on a GPU "
                           "this fails. Make new tensors where the inputs are: device=x.device, or torch.*_like(x) "
                           "(torch.randn(shape) alone is always on the CPU).") from None
-        return
+        if "to numpy" in str(error):  # x.numpy() fails on a GPU tensor just as on a meta one
+            raise Mistake(f"{what} calls .numpy() on a tensor, which fails when the tensor is on a GPU: stay in torch, "
+                          "or use x.cpu().numpy() and bring the result back with torch.as_tensor(..., "
+                          "device=x.device, dtype=x.dtype).") from None
+        return  # .item(), .cpu() and the like: fine on a GPU, impossible on meta; this probe cannot tell
     for tensor in _tensors(returned):
         if tensor.device.type != "meta":
             raise Mistake(f"{what} returned a tensor on the CPU for inputs on another device: make it where the inputs "
