@@ -1,5 +1,7 @@
 """Notebook 02's checks: planted wrong convolutions, encoders, decoders, answers, error measures and designs are
 rejected with a hint that names the mistake; correct ones written differently from the solution are accepted."""
+from collections import OrderedDict
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,7 +17,7 @@ from planted import assert_accepted, assert_reference_passes_and_stub_is_not_att
 # Exercise 1: a convolution by hand.
 
 def looped(flip=False, transpose=False, pad=True, one_side=False, step=None, extra=0, average=False, swap=False,
-           dtype=None):
+           dtype=None, on_cpu=False):
     """The textbook double loop over output positions, with a planted slip."""
     def convolve(images, kernel, stride=1, padding=0):
         k = len(kernel)
@@ -29,7 +31,8 @@ def looped(flip=False, transpose=False, pad=True, one_side=False, step=None, ext
         columns = (padded.shape[2] - k) // move + 1 + extra
         if step == 1 and stride > 1:  # the size of a strided output, its windows one pixel apart
             rows, columns = (padded.shape[1] - k) // stride + 1, (padded.shape[2] - k) // stride + 1
-        output = torch.zeros(len(images), rows, columns, dtype=dtype or images.dtype)
+        output = torch.zeros(len(images), rows, columns, dtype=dtype or images.dtype,
+                             device=None if on_cpu else images.device)
         for i in range(min(rows, (padded.shape[1] - k) // move + 1)):
             for j in range(min(columns, (padded.shape[2] - k) // move + 1)):
                 window = padded[:, i * move:i * move + k, j * move:j * move + k]
@@ -55,6 +58,19 @@ WRONG_CONVOLUTIONS = {
     "averaged windows": (looped(average=True), "averaged over each patch"),
     "float64 output": (looped(dtype=torch.float64), "the images' dtype"),
     "a list": (lambda x, w, stride=1, padding=0: looped()(x, w, stride, padding).tolist(), "return a tensor"),
+    "output made on the CPU": (looped(on_cpu=True), "copies the data between the inputs' device and the CPU"),
+    "float32 output for float64 images": (looped(dtype=torch.float32), "returned torch.float32"),
+    "stride 2 by default": (lambda x, w, stride=2, padding=0: looped()(x, w, stride, padding), "defaults"),
+    "padding 1 by default": (lambda x, w, stride=1, padding=1: looped()(x, w, stride, padding), "defaults"),
+    "other argument names": (lambda x, w, step=1, pad=0: looped()(x, w, step, pad), "argument names"),
+    "a batch of one squeezed": (lambda x, w, stride=1, padding=0: looped()(x.squeeze(), w, stride, padding)
+                                if len(x) == 1 else looped()(x, w, stride, padding), "a batch of one must work"),
+    "windows along the batch": (lambda x, w, stride=1, padding=0: (F.pad(x, (padding,) * 4).unfold(0, 1, 1)
+                                                                  .unfold(2, len(w), stride)[..., 0, :] @ w[0])
+                                .transpose(0, 1), "slid along the images"),
+    "windows along the rows only": (lambda x, w, stride=1, padding=0: (F.pad(x, (padding,) * 4)
+                                                                      .unfold(1, len(w), stride) @ w[:, 0]),
+                                    "never slid along the columns"),
 }
 
 
@@ -89,9 +105,25 @@ def test_loops_shifted_slices_and_im2col_pass():
         out = kernel.reshape(1, -1) @ columns
         return out.view(n, (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1)
 
+    def einsum_of_windows(images, kernel, stride=1, padding=0):  # unfold twice, einsum the windows with the kernel
+        k = kernel.shape[0]
+        windows = F.pad(images, (padding, padding, padding, padding)).unfold(1, k, stride).unfold(2, k, stride)
+        return torch.einsum("nhwij,ij->nhw", windows, kernel)
+
+    def as_strided_view(images, kernel, stride=1, padding=0):  # NumPy's sliding-window trick, in torch
+        padded = F.pad(images, [padding] * 4).contiguous()
+        n, h, w = padded.shape
+        k = kernel.shape[0]
+        rows, columns = (h - k) // stride + 1, (w - k) // stride + 1
+        s0, s1, s2 = padded.stride()
+        windows = padded.as_strided((n, rows, columns, k, k), (s0, s1 * stride, s2 * stride, s1, s2))
+        return (windows * kernel).sum(dim=(-2, -1))
+
     assert_accepted(check.convolve, looped())
     assert_accepted(check.convolve, by_offsets)
     assert_accepted(check.convolve, im2col)
+    assert_accepted(check.convolve, einsum_of_windows)
+    assert_accepted(check.convolve, as_strided_view)
 
 
 # Exercise 2: the encoder, from its shapes.
@@ -99,6 +131,16 @@ def test_loops_shifted_slices_and_im2col_pass():
 class Detach(nn.Module):
     def forward(self, x):
         return x.detach()
+
+
+class Squeeze(nn.Module):  # a .squeeze() "to tidy up": a batch of one loses its batch dimension
+    def forward(self, x):
+        return x.squeeze()
+
+
+class Float32(nn.Module):  # .float() "to be safe": float64 models get float32 from here on
+    def forward(self, x):
+        return x.float()
 
 
 def encoder(k, padding=1, stride=2, channels=(8, 16), code_end=(), activation=nn.ReLU, extra_conv=False, kernel=3,
@@ -127,6 +169,14 @@ WRONG_ENCODERS = {
     "no Flatten": (lambda k: nn.Sequential(*list(encoder(k))[:4], nn.Linear(784, k)), "nn.Flatten()"),
     "an extra linear layer": (lambda k: nn.Sequential(*encoder(k, code_end=(nn.Linear(k, k),))), "a layer too many"),
     "detached code": (lambda k: nn.Sequential(*encoder(k), Detach()), "detached"),
+    "tanh on the code": (lambda k: encoder(k, code_end=(nn.Tanh(),)), "something after it changes the code"),
+    "dropout on the code": (lambda k: encoder(k, code_end=(nn.Dropout(0.1),)), "something random"),
+    "code 64 wide": (lambda k: encoder(64), "64 numbers per image, but code_size is 32"),
+    "batch normalisation added": (lambda k: nn.Sequential(nn.Conv2d(1, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(),
+                                                          *list(encoder(k))[2:]), "nn.BatchNorm2d besides"),
+    "convolutions without bias": (lambda k: nn.Sequential(nn.Conv2d(1, 8, 3, 2, 1, bias=False), nn.ReLU(),
+                                                          *list(encoder(k))[2:]), "has no bias"),
+    "squeezed for one image": (lambda k: nn.Sequential(*encoder(k), Squeeze()), "for a batch of one"),
     "not a module": (lambda k: [encoder(k)], "nn.Module"),
 }
 
@@ -151,8 +201,14 @@ def test_pooling_encoder_and_hand_written_module_pass():
         def forward(self, x):
             return self.linear(F.relu(self.conv2(F.relu(self.conv1(x)))).flatten(1))
 
+    def named_layers(k):  # an OrderedDict of layers, LeakyReLU, Flatten(start_dim=1)
+        return nn.Sequential(OrderedDict(conv1=nn.Conv2d(1, 8, 3, stride=2, padding=1), act1=nn.LeakyReLU(0.01),
+                                         conv2=nn.Conv2d(8, 16, 3, stride=2, padding=1), act2=nn.LeakyReLU(0.01),
+                                         flatten=nn.Flatten(start_dim=1), code=nn.Linear(16 * 7 * 7, k)))
+
     assert_accepted(check.build_encoder, pooling)
     assert_accepted(check.build_encoder, Encoder)
+    assert_accepted(check.build_encoder, named_layers)
 
 
 # Questions 3 and 4.
@@ -200,6 +256,16 @@ WRONG_DECODERS = {
     "width fixed at 32": (lambda k: decoder(32), "code_size"),
     "16 channels in the middle": (lambda k: decoder(k, channels=16), "gives (5, 16, 14, 14)"),
     "detached output": (lambda k: nn.Sequential(*decoder(k), Detach()), "detached"),
+    "clamped output": (lambda k: decoder(k, end=lambda: nn.Hardtanh(0.0, 1.0)), "clamped"),
+    "sigmoid twice": (lambda k: nn.Sequential(*decoder(k), nn.Sigmoid()), "applied twice"),
+    "ReLU before the sigmoid": (lambda k: nn.Sequential(*list(decoder(k))[:-1], nn.ReLU(), nn.Sigmoid()),
+                                "a ReLU sits right before it"),
+    "dropout in the middle": (lambda k: nn.Sequential(*list(decoder(k))[:2], nn.Dropout(0.2), *list(decoder(k))[2:]),
+                              "something random"),
+    "squeezed": (lambda k: nn.Sequential(*decoder(k), Squeeze()), "the channel dimension is gone"),
+    "convolutions without bias": (lambda k: nn.Sequential(*list(decoder(k))[:4], nn.Conv2d(16, 8, 3, padding=1,
+                                                                                           bias=False),
+                                                          *list(decoder(k))[5:]), "has no bias"),
     "not a module": (lambda k: "decoder", "nn.Module"),
 }
 
@@ -221,7 +287,21 @@ def test_bilinear_decoder_written_by_hand_passes():
             x = F.relu(self.conv1(F.interpolate(x, scale_factor=2, mode="bilinear")))
             return torch.sigmoid(self.conv2(F.interpolate(x, scale_factor=2, mode="bilinear")))
 
+    class KerasStyle(nn.Module):  # Dense, Reshape, UpSampling2D, Conv2D(padding="same"), a sigmoid
+        def __init__(self, k):
+            super().__init__()
+            self.dense = nn.Linear(k, 16 * 7 * 7)
+            self.conv1 = nn.Conv2d(16, 8, 3, padding="same")
+            self.conv2 = nn.Conv2d(8, 1, 3, padding="same")
+            self.up = nn.UpsamplingNearest2d(scale_factor=2)
+
+        def forward(self, z):
+            x = torch.relu(self.dense(z)).reshape(z.shape[0], 16, 7, 7)
+            x = torch.relu(self.conv1(self.up(x)))
+            return self.conv2(self.up(x)).sigmoid()
+
     assert_accepted(check.build_decoder, Decoder)
+    assert_accepted(check.build_decoder, KerasStyle)
 
 
 # Exercise 6: the error of each image.
@@ -229,6 +309,14 @@ def test_bilinear_decoder_written_by_hand_passes():
 def squared(model, images):
     with torch.no_grad():
         return (model(images) - images) ** 2
+
+
+@torch.no_grad()
+def errors_filled_in_a_loop(model, images):  # a tensor made without device=, filled image by image
+    errors = torch.zeros(len(images), dtype=images.dtype)
+    for i, image in enumerate(images):
+        errors[i] = ((model(image[None]) - image[None]) ** 2).mean()
+    return errors
 
 
 WRONG_ERRORS = {
@@ -240,6 +328,13 @@ WRONG_ERRORS = {
     "sorted, worst first": (lambda m, x: squared(m, x).mean(dim=(1, 2, 3)).sort(descending=True).values, "their order"),
     "with a graph": (lambda m, x: ((m(x) - x) ** 2).mean(dim=(1, 2, 3)), "torch.no_grad()"),
     "a list": (lambda m, x: squared(m, x).mean(dim=(1, 2, 3)).tolist(), "return a tensor"),
+    "kept dimensions": (lambda m, x: squared(m, x).mean(dim=(1, 2, 3), keepdim=True), "keepdim=True"),
+    "squeezed": (lambda m, x: squared(m, x).squeeze().mean(dim=(1, 2)), "a batch of one must work too"),
+    "outputs plus images": (lambda m, x: ((m(x) + x) ** 2).mean(dim=(1, 2, 3)).detach(), "added the images"),
+    "times two": (lambda m, x: ((m(x) - x) * 2).mean(dim=(1, 2, 3)).detach(), "multiplied the differences by 2"),
+    "not squared": (lambda m, x: (m(x) - x).mean(dim=(1, 2, 3)).detach(), "without squaring"),
+    "float32 errors": (lambda m, x: squared(m, x).mean(dim=(1, 2, 3)).float(), "returned torch.float32"),
+    "filled in on the CPU": (errors_filled_in_a_loop, "copies the data between the inputs' device and the CPU"),
 }
 
 
@@ -253,7 +348,18 @@ def test_error_measure_written_another_way_passes():
     def one_by_one(model, images):
         return torch.stack([F.mse_loss(model(image[None]), image[None]) for image in images])
 
+    @torch.no_grad()
+    def with_reduction_none(model, images):
+        return F.mse_loss(model(images), images, reduction="none").flatten(start_dim=1).mean(dim=-1)
+
+    @torch.no_grad()
+    def with_einsum(model, images):
+        difference = (model(images) - images).reshape(len(images), -1)
+        return torch.einsum("np,np->n", difference, difference) / difference.shape[1]
+
     assert_accepted(check.per_image_mse, one_by_one)
+    assert_accepted(check.per_image_mse, with_reduction_none)
+    assert_accepted(check.per_image_mse, with_einsum)
 
 
 # Exercise 7: the design, trained by the check (measured on this CPU, seed 0: the reference 7,225 parameters,
@@ -341,15 +447,18 @@ def test_other_designs_pass():
 
 # Plausible mistakes the public checks pass and the hidden ones catch (tests/test_hidden_checks.py runs them).
 
-def convolve_in_float32(images, kernel, stride=1, padding=0):  # torch.zeros(...) is float32 whatever the images are
-    padded = F.pad(images, (padding,) * 4)
-    k = len(kernel)
-    rows, columns = (padded.shape[1] - k) // stride + 1, (padded.shape[2] - k) // stride + 1
-    output = torch.zeros(len(images), rows, columns)
-    for i in range(rows):
-        for j in range(columns):
-            output[:, i, j] = (padded[:, i * stride:i * stride + k, j * stride:j * stride + k] * kernel).sum(dim=(1, 2))
-    return output
+def encoder_cast_to_float32(code_size):  # .float() first "to be safe": a float64 model then breaks
+    return nn.Sequential(Float32(), *reference.build_encoder(code_size))
+
+
+def decoder_cast_to_float32(code_size):
+    return nn.Sequential(Float32(), *reference.build_decoder(code_size))
+
+
+@torch.no_grad()
+def per_image_mse_on_the_models_device(model, images):  # the training loop's idiom: a model needs parameters
+    images = images.to(next(model.parameters()).device)
+    return ((model(images) - images) ** 2).mean(dim=(1, 2, 3))
 
 
 def design_fixed_at_16(code_size):  # the budget's code size typed in, the argument ignored
@@ -360,8 +469,15 @@ def design_of_a_lucky_seed(code_size):  # ReLUs with 4 channels: test MSE 0.0251
     return thin(code_size, 4, 4)
 
 
-HIDDEN_CATCHES = {"convolve": [convolve_in_float32],
+HIDDEN_CATCHES = {"build_encoder": [encoder_cast_to_float32], "build_decoder": [decoder_cast_to_float32],
+                  "per_image_mse": [per_image_mse_on_the_models_device],
                   "design_conv_autoencoder": [design_fixed_at_16, design_of_a_lucky_seed]}
+NO_HIDDEN_MISTAKE_FOUND = {
+    "convolve": "the public check now convolves a batch of one, odd sides, stride 2 with padding 2, calls with the "
+                "defaults and with keywords, and probes float64 and the meta device; what the hidden check adds "
+                "(a 4 × 4 and a 1 × 1 kernel, stride 3, float64 values, inputs left untouched) caught no plausible "
+                "convolution that passes the public check (convolve_in_float32, the one it had, is now public).",
+}
 
 
 @pytest.mark.parametrize("name", ["convolve", "build_encoder", "predicted_ratio", "predicted_side", "build_decoder",

@@ -3,6 +3,7 @@ sensitivities are rejected with a hint that names the mistake; correct ones writ
 are accepted."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -31,6 +32,15 @@ def noise_rescaled(images, sigma):  # squeezes into [0, 1] instead of clipping
     return (noisy - noisy.min()) / (noisy.max() - noisy.min()) if sigma > 0 else noisy
 
 
+def noise_from_numpy(images, sigma):  # numpy draws float64 noise, which turns float32 images into float64 ones
+    return (images + torch.from_numpy(np.random.normal(0.0, sigma, tuple(images.shape)))).clamp(0, 1)
+
+
+def noise_standardised_over_the_batch(images, sigma):  # "exactly mean 0 and std sigma": nothing left for one image
+    noise = torch.randn_like(images)
+    return (images + sigma * (noise - noise.mean(0)) / noise.std(0)).clamp(0, 1)
+
+
 WRONG_NOISE = {
     "in place": (noise_in_place, "in place"),
     "not clipped": (lambda x, s: x + s * torch.randn_like(x), "clamp(0, 1)"),
@@ -45,6 +55,12 @@ WRONG_NOISE = {
     "rescaled, not clipped": (noise_rescaled, "do not rescale"),
     "unchanged": (lambda x, s: x.clone(), "unchanged"),
     "wrong shape": (lambda x, s: (x + s * torch.randn_like(x)).clamp(0, 1).flatten(1), "shaped like the input"),
+    "float64 from numpy": (noise_from_numpy, "a numpy array or .double() brings float64 in"),
+    "noise made on the CPU": (lambda x, s: (x + s * torch.randn(x.shape, dtype=x.dtype)).clamp(0, 1),
+                              "mixes in a tensor made on the CPU"),
+    "one draw per row": (lambda x, s: (x + s * torch.randn_like(x[..., :1])).clamp(0, 1), "in a row"),
+    "one draw per column": (lambda x, s: (x + s * torch.randn_like(x[..., :1, :])).clamp(0, 1), "in a column"),
+    "standardised over the batch": (noise_standardised_over_the_batch, "with a batch of one image"),
 }
 
 
@@ -55,13 +71,29 @@ def test_wrong_noise_is_named(mistake):
 
 def test_noise_written_another_way_passes():
     def noise(images, sigma):
-        return torch.clip(images + torch.normal(0.0, 1.0, size=images.shape) * sigma, min=0.0, max=1.0)
+        return torch.clip(images + torch.normal(0.0, 1.0, size=images.shape, device=images.device) * sigma, min=0.0,
+                          max=1.0)
+
+    def with_distributions(images, sigma):  # a standard normal from torch.distributions, where the images are
+        standard = torch.distributions.Normal(torch.zeros_like(images), torch.ones_like(images))
+        return torch.clamp(images + sigma * standard.sample(), 0.0, 1.0)
+
+    def in_place_on_a_copy(images, sigma):  # normal_ on a new tensor, clamp_ on the sum
+        return (images + torch.empty_like(images).normal_(mean=0.0, std=sigma)).clamp_(0, 1)
 
     assert_accepted(check.add_gaussian_noise, noise)
+    assert_accepted(check.add_gaussian_noise, with_distributions)
+    assert_accepted(check.add_gaussian_noise, in_place_on_a_copy)
 
 
 def per_image_mse(a, b):
     return ((a - b) ** 2).mean(dim=(1, 2, 3))
+
+
+def psnr_in_place(reconstructions, targets):  # the difference computed in the caller's tensor
+    difference = reconstructions
+    difference -= targets
+    return (10 * torch.log10(1 / (difference ** 2).mean(dim=(1, 2, 3)))).mean().item()
 
 
 WRONG_PSNR = {
@@ -73,6 +105,15 @@ WRONG_PSNR = {
     "summed over pixels": (lambda a, b: (10 * torch.log10(1 / ((a - b) ** 2).sum(dim=(1, 2, 3)))).mean().item(),
                            "summed the squared errors"),
     "one PSNR per image": (lambda a, b: 10 * torch.log10(1 / per_image_mse(a, b)), "one number"),
+    "in place": (psnr_in_place, "in place"),
+    "squeezed": (lambda a, b: (10 * torch.log10(1 / ((a - b) ** 2).squeeze().mean(dim=(1, 2)))).mean().item(),
+                 "a batch of one must work too"),
+    "sum for difference": (lambda a, b: (10 * torch.log10(1 / ((a + b) ** 2).mean(dim=(1, 2, 3)))).mean().item(),
+                           "added the reconstructions and the targets"),
+    "doubled, not squared": (lambda a, b: (10 * torch.log10(1 / ((a - b) * 2).mean(dim=(1, 2, 3)))).mean().item(),
+                             "NaN"),
+    "floor division": (lambda a, b: (10 * torch.log10(1 // per_image_mse(a, b))).mean().item(), "//"),
+    "peak of 2": (lambda a, b: (10 * torch.log10(2 / per_image_mse(a, b))).mean().item(), "2 over the MSE"),
 }
 
 
@@ -86,7 +127,18 @@ def test_psnr_written_another_way_passes():
         values = [10 * math.log10(1.0 / F.mse_loss(r, t).item()) for r, t in zip(reconstructions, targets)]
         return sum(values) / len(values)
 
+    def negative_log_of_mse(reconstructions, targets):  # -10·log10(MSE), F.mse_loss(reduction="none")
+        mse = F.mse_loss(reconstructions, targets, reduction="none").mean(dim=(1, 2, 3))
+        return float(-10 * torch.log10(mse).mean())
+
+    def scikit_image_style(reconstructions, targets, data_range=1.0):  # 20·log10(peak) − 10·log10(MSE) per image
+        values = [20 * np.log10(data_range) - 10 * np.log10(np.mean((r.numpy() - t.numpy()) ** 2, dtype=np.float64))
+                  for r, t in zip(reconstructions, targets)]
+        return float(np.mean(values))
+
     assert_accepted(check.psnr, psnr)
+    assert_accepted(check.psnr, negative_log_of_mse)
+    assert_accepted(check.psnr, scikit_image_style)
 
 
 def make_step(input_of=lambda clean, corrupt: corrupt(clean), target_of=lambda clean, noisy: clean,
@@ -133,6 +185,17 @@ def swapped_step(model, optimizer, clean_images, corrupt):
 WRONG_STEPS["input and target swapped"] = (swapped_step, "swapped")
 
 
+def divides_by_eight(model, optimizer, images, corrupt):  # the sum over 8 images of 784 pixels, typed in
+    optimizer.zero_grad()
+    loss = F.mse_loss(model(corrupt(images)), images, reduction="sum") / (8 * 784)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+WRONG_STEPS["divided by a fixed batch size"] = (divides_by_eight, "divided by 8 × 784")
+
+
 @pytest.mark.parametrize("mistake", WRONG_STEPS)
 def test_wrong_denoising_steps_are_named(mistake):
     assert_rejected(check.denoising_step, *WRONG_STEPS[mistake])
@@ -147,7 +210,18 @@ def test_denoising_step_written_another_way_passes():
         optimizer.step()
         return loss.detach().item()
 
+    def with_a_criterion(model, optimizer, clean_images, corrupt):  # the PyTorch tutorials' names
+        criterion = nn.MSELoss()
+        inputs = corrupt(clean_images)
+        optimizer.zero_grad(set_to_none=True)
+        outputs = model(inputs)
+        loss = criterion(outputs, clean_images)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
     assert_accepted(check.denoising_step, step)
+    assert_accepted(check.denoising_step, with_a_criterion)
 
 
 def mask_with_dropout(images, fraction):  # F.dropout zeroes pixels but scales the kept ones by 1 / (1 - p)
@@ -176,6 +250,11 @@ WRONG_MASKS = {
     "cast to float64": (lambda x, f: x.double() * (torch.rand_like(x) >= f), "keep the images' dtype"),
     "unchanged": (lambda x, f: x.clone(), "unchanged"),
     "kept pixels halved": (lambda x, f: torch.where(torch.rand_like(x) < f, torch.zeros_like(x), x / 2), "changed too"),
+    "kept when the draw is above fraction": (lambda x, f: x * (torch.rand_like(x) > f), "draws exactly 0.0"),
+    "masked when the draw is at most fraction": (lambda x, f: x * ~(torch.rand_like(x) <= f), "draws exactly 0.0"),
+    "the mask's shape typed out": (lambda x, f: x * (torch.rand(len(x), 1, 28, 28, device=x.device) >= f),
+                                   "shape (1, 3, 10, 6)"),
+    "mask made on the CPU": (lambda x, f: x * (torch.rand(x.shape) >= f), "mixes in a tensor made on the CPU"),
 }
 
 
@@ -197,9 +276,18 @@ def test_masks_written_other_ways_pass():
         order = torch.rand(flat.shape).argsort(dim=1)[:, :count]
         return flat.scatter(1, order, 0.0).view_as(images)
 
+    def with_distributions(images, fraction):  # torch.distributions' Bernoulli: 1 keeps a pixel
+        keep = torch.distributions.Bernoulli(probs=torch.full_like(images, 1 - fraction)).sample()
+        return images * keep
+
+    def with_where(images, fraction):
+        return torch.where(torch.rand(images.shape, device=images.device) < fraction, 0.0, images)
+
     assert_accepted(check.mask_pixels, masked_fill)
     assert_accepted(check.mask_pixels, bernoulli)
     assert_accepted(check.mask_pixels, exact_count)
+    assert_accepted(check.mask_pixels, with_distributions)
+    assert_accepted(check.mask_pixels, with_where)
 
 
 def salt_only(images, fraction):
@@ -231,6 +319,11 @@ def salt_and_pepper_in_place(images, fraction):
     return images
 
 
+def salt_and_pepper_for_28_by_28(images, fraction):
+    hit = torch.rand(len(images), 1, 28, 28) < fraction
+    return torch.where(hit, (torch.rand(len(images), 1, 28, 28) < 0.5).to(images.dtype), images)
+
+
 WRONG_SALT_AND_PEPPER = {
     "salt only": (salt_only, "salt AND pepper"),
     "fraction of each": (salt_and_pepper_of_fraction_each, "share hit in all"),
@@ -243,6 +336,13 @@ WRONG_SALT_AND_PEPPER = {
                                      "wrong way round"),
     "unfair coin": (lambda x, f: torch.where(torch.rand_like(x) < f, (torch.rand_like(x) < 0.3).to(x.dtype), x),
                     "fair"),
+    "hit when the draw is at most fraction": (lambda x, f: torch.where(torch.rand_like(x) <= f,
+                                                                       (torch.rand_like(x) < 0.5).to(x.dtype), x),
+                                              "draws exactly 0.0"),
+    "shape typed out": (salt_and_pepper_for_28_by_28, "shape (1, 3, 10, 6)"),
+    "coin tossed on the CPU": (lambda x, f: torch.where(torch.rand_like(x) < f,
+                                                        torch.randint(0, 2, x.shape).to(x.dtype), x),
+                               "mixes in a tensor made on the CPU"),
 }
 
 
@@ -261,10 +361,16 @@ def test_salt_and_pepper_written_other_ways_pass():
 
     def with_randint(images, fraction):
         hit = torch.bernoulli(torch.full_like(images, fraction)).bool()
-        return torch.where(hit, torch.randint(0, 2, images.shape).to(images.dtype), images)
+        return torch.where(hit, torch.randint_like(images, 2), images)
+
+    def with_distributions(images, fraction):  # two Bernoulli samples: hit, then salt
+        hit = torch.distributions.Bernoulli(probs=torch.full_like(images, fraction)).sample().bool()
+        salt = torch.distributions.Bernoulli(probs=torch.full_like(images, 0.5)).sample()
+        return torch.where(hit, salt, images)
 
     assert_accepted(check.salt_and_pepper, one_uniform)
     assert_accepted(check.salt_and_pepper, with_randint)
+    assert_accepted(check.salt_and_pepper, with_distributions)
 
 
 @pytest.mark.parametrize("answer, hint", [("a", "reconstruction of the clean digit itself"), ("(C)", "several dB"),
@@ -364,6 +470,13 @@ def split_absolute(outputs, corrupted, clean):
     return (errors * changed).sum().item() / errors.numel(), (errors * ~changed).sum().item() / errors.numel()
 
 
+def split_by_fraction_times_mean_of_nothing(outputs, corrupted, clean):  # the mean of no pixels is NaN, 0 x NaN too
+    changed = corrupted != clean
+    squared = (outputs - clean) ** 2
+    share = changed.float().mean()
+    return (squared[changed].mean() * share).item(), (squared[~changed].mean() * (1 - share)).item()
+
+
 WRONG_SPLITS = {
     "each part's own mean": (split_by_own_means, "number of ALL pixels"),
     "against the corrupted images": (split_against(lambda o, c, x: c), "against the clean ones"),
@@ -374,6 +487,7 @@ WRONG_SPLITS = {
     "summed": (split_summed, "summed"),
     "absolute errors": (split_absolute, "square the errors"),
     "one number": (lambda o, c, x: F.mse_loss(o, x).item(), "two numbers"),
+    "mean of no pixels": (split_by_fraction_times_mean_of_nothing, "NaN"),
 }
 
 
@@ -408,6 +522,12 @@ def sensitivity(distance_over_size):
     return measure
 
 
+def sensitivity_squeezing(encoder, clean_images, noisy_images):  # squeeze() drops the batch of one
+    with torch.no_grad():
+        codes, moved = encoder(clean_images).squeeze(), encoder(noisy_images).squeeze()
+    return ((moved - codes).norm(dim=1) / codes.norm(dim=1)).mean().item()
+
+
 WRONG_SENSITIVITIES = {
     "ratio of means": (sensitivity(lambda c, m: ((m - c).norm(dim=1).mean() / c.norm(dim=1).mean()).item()),
                        "mean code size"),
@@ -419,6 +539,11 @@ WRONG_SENSITIVITIES = {
                                    "not the noisy one's"),
     "norms over the images": (sensitivity(lambda c, m: ((m - c).norm(dim=0) / c.norm(dim=0)).mean().item()),
                               "dim=0"),
+    "squeezed": (sensitivity_squeezing, "a batch of one must work too"),
+    "codes added": (sensitivity(lambda c, m: ((m + c).norm(dim=1) / c.norm(dim=1)).mean().item()),
+                    "added the two codes"),
+    "multiplied by the size": (sensitivity(lambda c, m: ((m - c).norm(dim=1) * c.norm(dim=1)).mean().item()),
+                               "multiplied by the clean code's norm"),
 }
 
 
@@ -437,7 +562,14 @@ def test_sensitivities_written_other_ways_pass():
                                torch.linalg.vector_norm(code)).item())
         return sum(ratios) / len(ratios)
 
+    @torch.no_grad()
+    def with_pairwise_distance(encoder, clean_images, noisy_images):  # F.pairwise_distance and vector_norm
+        codes = encoder(clean_images)
+        distances = F.pairwise_distance(encoder(noisy_images), codes, eps=0.0)
+        return torch.mean(distances / torch.linalg.vector_norm(codes, dim=-1)).item()
+
     assert_accepted(check.code_sensitivity, per_image_loop)
+    assert_accepted(check.code_sensitivity, with_pairwise_distance)
 
 
 @pytest.mark.parametrize("name", ["add_gaussian_noise", "mask_pixels", "salt_and_pepper", "psnr", "denoising_step",
@@ -448,35 +580,43 @@ def test_reference_passes_and_stub_is_not_attempted(name):
 
 # Mistakes the public checks pass and the hidden checks (tools/hidden/checks_denoising.py) catch.
 
-def mask_for_28_by_28(images, fraction):  # the mask's shape typed out for MNIST
-    return images * (torch.rand(len(images), 1, 28, 28) >= fraction)
+def noise_without_outliers(images, sigma):  # the noise clipped at ±3 sigma "against outliers": thin tails
+    return (images + sigma * torch.randn_like(images).clamp(-3, 3)).clamp(0, 1)
 
 
-def salt_and_pepper_for_28_by_28(images, fraction):
-    hit = torch.rand(len(images), 1, 28, 28) < fraction
-    return torch.where(hit, (torch.rand(len(images), 1, 28, 28) < 0.5).to(images.dtype), images)
+def psnr_through_views(reconstructions, targets):  # .view() needs contiguous memory; flatten() and reshape() do not
+    mse = F.mse_loss(reconstructions.view(len(reconstructions), -1), targets.view(len(targets), -1), reduction="none")
+    return (10 * torch.log10(1 / mse.mean(dim=1))).mean().item()
 
 
-def split_by_fraction_times_mean_of_nothing(outputs, corrupted, clean):  # the mean of no pixels is NaN, 0 x NaN too
-    changed = corrupted != clean
-    squared = (outputs - clean) ** 2
-    share = changed.float().mean()
-    return (squared[changed].mean() * share).item(), (squared[~changed].mean() * (1 - share)).item()
-
-
-def sensitivity_squeezing(encoder, clean_images, noisy_images):  # squeeze() drops the batch of one
+def step_by_hand(model, optimizer, clean_images, corrupt):  # plain SGD written out: the optimiser given is ignored
+    model.zero_grad()
+    loss = F.mse_loss(model(corrupt(clean_images)), clean_images)
+    loss.backward()
     with torch.no_grad():
-        codes, moved = encoder(clean_images).squeeze(), encoder(noisy_images).squeeze()
-    return ((moved - codes).norm(dim=1) / codes.norm(dim=1)).mean().item()
+        for parameter in model.parameters():
+            parameter -= optimizer.param_groups[0]["lr"] * parameter.grad
+    return loss.item()
 
 
 HIDDEN_CATCHES = {
-    "mask_pixels": [mask_for_28_by_28],
-    "salt_and_pepper": [salt_and_pepper_for_28_by_28],
-    "error_where_changed": [split_by_fraction_times_mean_of_nothing],
-    "code_sensitivity": [sensitivity_squeezing],
+    "add_gaussian_noise": [noise_without_outliers],
+    "psnr": [psnr_through_views],
+    "denoising_step": [step_by_hand],
 }
 NO_HIDDEN_MISTAKE_FOUND = {
+    "mask_pixels": "the public check now probes a batch of one image of another shape, the fractions 0 and 1 with "
+                   "a draw of exactly 0.0, float64 and the meta device, which catch the mask typed for 28 × 28 that "
+                   "only the hidden check caught; its float64 statistics and other shapes caught no other plausible "
+                   "mask.",
+    "salt_and_pepper": "as for mask_pixels: the public check's batch of one of another shape, its fractions 0 and 1 "
+                       "with a draw of exactly 0.0, float64 and the meta device leave the hidden check's statistics "
+                       "on other shapes no plausible mistake of their own.",
+    "error_where_changed": "the public check now probes a corruption that changed no pixel (a mean over no pixels is "
+                           "NaN), the mistake only the hidden check caught; its batch of one in float64 caught no "
+                           "other plausible split.",
+    "code_sensitivity": "the public check now probes a batch of one (a .squeeze() lost it), the mistake only the "
+                        "hidden check caught; its float64 encoder caught no other plausible measure.",
     "build_denoiser": "the public check builds the design, checks its output's shape and range on 4 images before "
                       "training and on 500 after, and measures it after training; the hidden check probes the fresh "
                       "design on batches of one and three, its input left untouched and its size when built twice, "

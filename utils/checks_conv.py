@@ -2,6 +2,7 @@
 names the mistake when it recognises one. The encoder and decoder exercises give only the target shapes, so a shape
 that goes wrong is traced to the layer that made it (forward hooks record what each convolution and pooling layer
 gives), without saying which stride or padding to choose."""
+import contextlib
 import time
 
 import torch
@@ -9,8 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .checks import (Mistake, as_float, choice, count_parameters, design_images, exercise, mse_on,
+from .checks import (Mistake, Unrecognised, as_float, choice, count_parameters, design_images, exercise, mse_on,
                      name_known_mistake, question, train_briefly)
+from .checks_linear import (check_deterministic, check_layers, check_pixel_activation, follows_inputs, other_layers,
+                            output_of_last, probing)
 from .models import ShapeError, trace_shapes
 
 REFERENCE = "nb02_convolutional_autoencoder"
@@ -50,11 +53,11 @@ def _side(n, k, stride, padding):
     return (n + 2 * padding - k) // stride + 1
 
 
-def _check_convolution(convolve, images, kernel, stride, padding):
+def _check_convolution(convolve, images, kernel, stride, padding, advice=None):
     case = f"with images of shape {tuple(images.shape)}, a {len(kernel)} × {len(kernel)} kernel, stride={stride}, " \
            f"padding={padding}"
     watch = _ConvolutionWatch()
-    with watch:
+    with watch, probing(case, advice) if advice else contextlib.nullcontext():
         output = convolve(images.clone(), kernel.clone(), stride, padding)
     if watch.called:
         raise Mistake(f"your code called PyTorch's {sorted(watch.called)[0]}: slide the kernel yourself, with slicing "
@@ -79,7 +82,19 @@ def _check_convolution(convolve, images, kernel, stride, padding):
             raise Mistake(f"{case}: your output has shape {shape}, one position off; it should be {want}. Count the "
                           "window's positions along a side: the first starts at 0, the last may start anywhere up to "
                           "(padded side − kernel size), and they are `stride` apart.")
-        raise Mistake(f"{case}: expected an output of shape {want} (one number per window position), got {shape}.")
+        if len(shape) == 3 and shape[0] != n:
+            raise Mistake(f"{case}: your output has shape {shape}, {shape[0]} images for the {n} given: the window "
+                          "slid along the images (dim 0). Slide it along the rows and columns, dims 1 and 2.")
+        if len(shape) == 3 and (shape[1] >= h + 2 * padding or shape[2] >= w + 2 * padding):
+            along = "rows" if shape[1] >= h + 2 * padding else "columns"
+            raise Mistake(f"{case}: your output has shape {shape}, as many {along} as the (padded) images: the window "
+                          f"never slid along the {along}. Slide it along both dim 1 (rows) and dim 2 (columns).")
+        if len(shape) == 3 and shape[2] == k and want[2] != k:
+            raise Mistake(f"{case}: your output has shape {shape}, ending in the kernel's size: the sum ran over the "
+                          "wrong dimensions. Sum each window over its own two dimensions, the last two after "
+                          "unfolding twice.")
+        raise Unrecognised(f"{case}: expected an output of shape {want} (one number per window position), got "
+                           f"{shape}.")
     if output.dtype != images.dtype:
         raise Mistake(f"{case}: the output is {output.dtype}, the images {images.dtype}: create the output with the "
                       "images' dtype (e.g. images.new_zeros(...)).")
@@ -102,8 +117,8 @@ def _check_convolution(convolve, images, kernel, stride, padding):
              (_torch_convolution(images, kernel, stride, padding) / (k * k),
               "you averaged over each patch: sum the products, with no division")]
     name_known_mistake(output, known, rtol=1e-4)
-    raise Mistake(f"{case}: the values differ from a convolution's: each output should be the sum of one k × k "
-                  "patch of the (padded) images multiplied element by element by the kernel.")
+    raise Unrecognised(f"{case}: the values differ from a convolution's: each output should be the sum of one k × k "
+                       "patch of the (padded) images multiplied element by element by the kernel.")
 
 
 @exercise("1", "a convolution by hand", 3, f"{REFERENCE}.convolve")
@@ -113,6 +128,29 @@ def convolve(convolve_):
     for size, stride, padding in [(3, 1, 0), (3, 2, 1), (2, 2, 0), (3, 1, 1)]:
         kernel = torch.randn(size, size, generator=generator)
         _check_convolution(convolve_, images, kernel, stride, padding)
+    # A single image of odd sides with more padding than the notebook uses.
+    kernel = torch.randn(3, 3, generator=generator)
+    _check_convolution(convolve_, torch.rand(1, 7, 6, generator=generator), kernel, 2, 2,
+                       advice="a batch of one must work too, and a .squeeze() drops its batch dimension")
+    # The signature's defaults and names: convolve(images, kernel) is stride 1 without padding.
+    images = images.clone()
+    with probing("called as convolve(images, kernel), with the defaults", "keep the signature "
+                 "convolve(images, kernel, stride=1, padding=0)"):
+        plain = convolve_(images, kernel)
+    if not (isinstance(plain, torch.Tensor) and plain.shape == (3, 7, 9)
+            and torch.allclose(plain, _torch_convolution(images, kernel, 1, 0), atol=1e-5)):
+        raise Mistake("called as convolve(images, kernel), your function does not give stride 1 without padding: "
+                      "keep the signature's defaults, convolve(images, kernel, stride=1, padding=0).")
+    with probing("called with keywords, convolve(images, kernel, stride=2, padding=1)", "keep the signature's "
+                 "argument names, stride and padding"):
+        named = convolve_(images, kernel, stride=2, padding=1)
+    if not (isinstance(named, torch.Tensor) and torch.allclose(named, _torch_convolution(images, kernel, 2, 1),
+                                                               atol=1e-5)):
+        raise Mistake("called with keywords, convolve(images, kernel, stride=2, padding=1), your function gives "
+                      "another result than with the same values in order: use the arguments stride and padding.")
+    follows_inputs(lambda x, w: convolve_(x, w, 2, 1),
+                   lambda dtype, device: (torch.rand(2, 6, 5, dtype=dtype, device=device),
+                                          torch.rand(3, 3, dtype=dtype, device=device)), "convolve")
 
 
 # Exercises 2 and 5: the encoder and the decoder, given only the shapes.
@@ -185,11 +223,28 @@ def _check_gradients(module, output):
             raise Mistake(f"no gradient reaches {name}: is something detached (.detach(), .data, torch.no_grad())?")
 
 
-def _check_parameter_count(module, expected, layers):
-    count = count_parameters(module)
-    if count != expected:
-        raise Mistake(f"with code_size = 32 the table's layers have {expected:,} parameters ({layers}); yours have "
-                      f"{count:,}. Compare your layers' channels with the table, and look for a layer too many.")
+def _one_image(module, inputs, shape, what):
+    """Raise a Mistake unless ``module`` maps a batch of one to ``shape``."""
+    with probing(f"for a batch of one, {what}", "a batch of one must work too: a .squeeze() drops its batch "
+                 "dimension, and a fixed batch size in .view() breaks it"):
+        output = module(inputs[:1])
+    if output.shape != shape:
+        raise Mistake(f"for a batch of one, your {what} gives {tuple(output.shape)}, not {shape}: a .squeeze() or a "
+                      "fixed batch size in .view() breaks it; nn.Flatten() and nn.Unflatten(1, ...) work for any "
+                      "batch.")
+
+
+def _code_layer_mistake(code, what="encoder"):
+    """A Mistake for a code of the wrong width, or an Unrecognised for another shape."""
+    if code.dim() == 2 and len(code) == 5:
+        return Mistake(f"the {what} gives {code.shape[1]} numbers per image, but code_size is 32: its last "
+                       "nn.Linear should give code_size numbers.")
+    return Unrecognised(f"the {what} should map images (5, 1, 28, 28) to codes (5, 32), but gave "
+                        f"{tuple(code.shape)}: flatten the (16, 7, 7) map and end with an nn.Linear to code_size "
+                        "numbers.")
+
+
+ENCODER_KINDS = (nn.Conv2d, nn.Linear, nn.Flatten, *ACTIVATIONS, *POOLING)
 
 
 ENCODER_STAGES = [(5, 8, 14, 14), (5, 16, 7, 7)]
@@ -224,19 +279,27 @@ def build_encoder(build):
                       "how many numbers does one image's (16, 7, 7) map flatten to? (PyTorch said: "
                       f"{str(error).splitlines()[0][:200]})")
     if code.shape != (5, 32):
-        raise Mistake(f"the encoder should map images (5, 1, 28, 28) to codes (5, 32), but gave {tuple(code.shape)}: "
-                      "flatten the (16, 7, 7) map and end with an nn.Linear to code_size numbers.")
+        raise _code_layer_mistake(code)
     narrow = _stages(build(7), images)[0]
     if narrow is None or narrow.shape != (5, 7):
         raise Mistake("with code_size=7 the code is not 7 wide: use the code_size argument, not a fixed 32.")
+    _one_image(encoder, images, (1, 32), "encoder")
+    encoder.train()
+    check_deterministic(lambda: encoder(images), "encoder")
     if _too_few_activations(encoder, images):
         raise Mistake("without a nonlinearity after each convolution the layers collapse into one linear map: "
                       "put nn.ReLU() after each nn.Conv2d.")
     if (code >= 0).all():
         raise Mistake("the code never goes negative: end the encoder with the nn.Linear layer, with no ReLU or "
                       "sigmoid after it. A ReLU on the code can kill code units, as notebook 01 showed.")
-    _check_parameter_count(encoder, 80 + 1_168 + 785 * 32,
-                           "Conv2d 1 → 8: 80, Conv2d 8 → 16: 1,168, Linear to 32 numbers: 25,120")
+    # A layer without parameters after the last Linear (a tanh, say) bounds or bends the code: a parameter count
+    # cannot see it.
+    code, linear = output_of_last(encoder, nn.Linear, lambda: encoder(images))
+    if linear is not None and not torch.allclose(code, linear):
+        raise Mistake("the code is not the output of the encoder's last nn.Linear: something after it changes the "
+                      f"code{other_layers(encoder, ENCODER_KINDS)}. End the encoder with the nn.Linear layer.")
+    check_layers(encoder, ["nn.Conv2d(1, 8, kernel_size=3)", "nn.Conv2d(8, 16, kernel_size=3)", "nn.Linear(784, 32)"],
+                 "encoder")
     _check_gradients(encoder, code)
 
 
@@ -272,25 +335,29 @@ def build_decoder(build):
         raise Mistake(f"the decoder breaks on codes of shape (5, 32): {str(error).splitlines()[0][:200]}. Its "
                       "nn.Linear should give 16 × 7 × 7 numbers per code, which nn.Unflatten(1, (16, 7, 7)) makes "
                       "into a map.")
+    if images.shape == (5, 28, 28):
+        raise Mistake("the decoder gives images of shape (5, 28, 28): the channel dimension is gone (a .squeeze()?). "
+                      "Return (N, 1, 28, 28), what the last nn.Conv2d gives.")
     if images.shape != (5, 1, 28, 28):
-        raise Mistake(f"the decoder should map codes (5, 32) to images (5, 1, 28, 28), but gave {tuple(images.shape)}.")
+        raise Unrecognised(f"the decoder should map codes (5, 32) to images (5, 1, 28, 28), but gave "
+                           f"{tuple(images.shape)}.")
     try:
         takes_other_widths = _stages(build(7), torch.randn(5, 7))[0] is not None
     except Mistake:
         takes_other_widths = False
     if not takes_other_widths:
         raise Mistake("with code_size=7 the decoder does not take codes of width 7: use the code_size argument.")
-    extreme = decoder(codes * 50)  # drives the last layer far from 0
-    if extreme.min() < 0 or extreme.max() > 1:
-        raise Mistake("outputs leave [0, 1], the range of a pixel: end the decoder with nn.Sigmoid().")
-    if (extreme == 0).all() or (decoder(codes) <= 0).all():
-        raise Mistake("every output pixel is 0 or below: is there a ReLU at the end instead of nn.Sigmoid()?")
+    _one_image(decoder, codes, (1, 1, 28, 28), "decoder")
+    decoder.train()
+    check_deterministic(lambda: decoder(codes), "decoder")
+    # The last convolution's outputs reach about ±5 for codes × 20, and far beyond for codes × 100.
+    check_pixel_activation(decoder(codes * 20), decoder(codes * 100))
     activations = _count(decoder, ACTIVATIONS)  # a hand-written forward may use F.relu: no layers to count
     if activations < 2 and (activations or isinstance(decoder, nn.Sequential)):
         raise Mistake("put nn.ReLU() after the nn.Linear layer and after the first nn.Conv2d: without them the "
                       "decoder is one linear map followed by a sigmoid.")
-    _check_parameter_count(decoder, 25_872 + 1_160 + 73,
-                           "Linear from 32 numbers: 25,872, Conv2d 16 → 8: 1,160, Conv2d 8 → 1: 73")
+    check_layers(decoder, ["nn.Linear(32, 784)", "nn.Conv2d(16, 8, kernel_size=3)", "nn.Conv2d(8, 1, kernel_size=3)"],
+                 "decoder")
     _check_gradients(decoder, images)
 
 
@@ -354,23 +421,54 @@ def per_image_mse(measure):
     if errors.shape == images.shape:
         raise Mistake("you returned the error of every pixel: average over each image's pixels (dims 1, 2, 3).")
     if errors.shape != (6,):
-        raise Mistake(f"expected one error per image, shape (6,); got {tuple(errors.shape)}.")
+        if errors.numel() == 6:
+            raise Mistake(f"the errors have shape {tuple(errors.shape)}: one per image, but with the averaged "
+                          "dimensions kept (keepdim=True, or a mean over fewer dims): return shape (N,).")
+        raise Unrecognised(f"expected one error per image, shape (6,); got {tuple(errors.shape)}.")
     if errors.requires_grad:
         raise Mistake("the errors carry a computation graph: compute them under `with torch.no_grad():`, since "
                       "nothing will be back-propagated and a graph over the whole test set costs memory.")
     errors = errors.detach().double()
     if torch.allclose(errors, expected.double(), rtol=1e-4):
+        _check_per_image_mse_contract(measure, model, images)
         return
-    absolute = (model(images) - images).detach().abs().flatten(1).mean(1)
+    with torch.no_grad():
+        outputs = model(images)
+    absolute = (outputs - images).abs().flatten(1).mean(1)
     in_order = "keep the images in their order: sort later, when you look for the worst"
-    known = [(expected * 784, "you summed over the pixels: take their mean, so the errors are per pixel like every "
+    known = [(((outputs + images) ** 2).flatten(1).mean(1), "you added the images to the outputs: the error is "
+                                                             "model(images) − images"),
+             (((outputs - images) * 2).flatten(1).mean(1), "you multiplied the differences by 2: square them, ** 2"),
+             ((outputs - images).flatten(1).mean(1), "you averaged the differences without squaring them, so errors "
+                                                     "of opposite signs cancel: square them, ** 2"),
+             (expected * 784, "you summed over the pixels: take their mean, so the errors are per pixel like every "
                               "other loss in this course"),
              (expected.sqrt(), "you took a square root: return the mean *squared* error"),
              (absolute, "you averaged absolute errors: square the differences"),
              (expected.sort(descending=True).values, in_order),
              (expected.sort().values, in_order)]
     name_known_mistake(errors, known, rtol=1e-4)
-    raise Mistake("these are not the mean squared errors per pixel of each image between model(images) and images.")
+    raise Unrecognised("these are not the mean squared errors per pixel of each image between model(images) and "
+                       "images.")
+
+
+def _check_per_image_mse_contract(measure, model, images):
+    """A batch of one image, then the dtype and device of the inputs kept (float64; the meta device for a GPU)."""
+    case = "for a batch of one image"
+    with probing(case, "a batch of one must work too: a .squeeze() drops its batch dimension"):
+        one = measure(model, images[:1])
+    with torch.no_grad():
+        expected = ((model(images[:1]) - images[:1]) ** 2).mean()
+    if not (isinstance(one, torch.Tensor) and one.shape == (1,)):
+        shape = tuple(one.shape) if isinstance(one, torch.Tensor) else type(one).__name__
+        raise Mistake(f"{case}, your function returned {shape}, not one error in a tensor of shape (1,): a "
+                      ".squeeze() or a mean over all dims loses the batch dimension; mean over dims (1, 2, 3).")
+    if not torch.allclose(one.detach().double(), expected.double().view(1), rtol=1e-4):
+        raise Unrecognised(f"{case}, the error is {one.item():.5g}, not its mean squared error per pixel "
+                           f"{expected.item():.5g}.")
+    follows_inputs(lambda model, images: measure(model, images),
+                         lambda dtype, device: (_squared_error_model().to(dtype=dtype, device=device),
+                                                images[:3].to(dtype=dtype, device=device)), "per_image_mse")
 
 
 # Exercise 7: a design, trained by the check.

@@ -2,14 +2,17 @@
 the training step against an SGD step computed here, PSNR, the error split and the code sensitivity against their
 formulas in float64, the prediction against its letter, and the designed denoiser by training it briefly and
 measuring its PSNR on noisy test images."""
+import contextlib
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
-from .checks import (Mistake, as_float, check_one_step, choice, close, count_parameters, design_images, exercise,
-                     name_known_mistake, question, sgd_step_oracle, tiny_autoencoder, train_briefly)
+from .checks import (Mistake, Unrecognised, as_float, check_one_step, choice, close, count_parameters, design_images,
+                     exercise, name_known_mistake, question, sgd_step_oracle, tiny_autoencoder, train_briefly)
+from .checks_linear import follows_inputs, probing
 
 REFERENCE = "nb03_denoising_autoencoder"
 
@@ -22,9 +25,7 @@ def add_gaussian_noise(add_noise):
     if not torch.equal(grey, grey_copy):
         raise Mistake("your function changed the clean images in place (e.g. `images += ...`): return a new tensor, "
                       "`images + noise`, so the clean images stay clean for the targets.")
-    if not isinstance(noisy, torch.Tensor) or noisy.shape != grey.shape:
-        shape = tuple(noisy.shape) if isinstance(noisy, torch.Tensor) else type(noisy).__name__
-        raise Mistake(f"return noisy images shaped like the input, {tuple(grey.shape)}; got {shape}.")
+    noisy = _returned_image(noisy, grey, "noisy images")
     noise = noisy - grey
     if torch.equal(noisy, grey):
         raise Mistake("the images came back unchanged: add sigma * torch.randn_like(images).")
@@ -45,8 +46,13 @@ def add_gaussian_noise(add_noise):
         raise Mistake("the noise is never negative: torch.rand_like draws uniformly from [0, 1). Gaussian noise "
                       "has mean 0: torch.randn_like (with an n).")
     if not (abs(mean) < 0.002 and close(std, 0.1, rtol=0.03)):
-        raise Mistake(f"with sigma = 0.1 the noise should have mean 0 and standard deviation 0.1, but it has mean "
-                      f"{mean:.4f} and standard deviation {std:.4f}: use sigma * torch.randn_like(images).")
+        raise Unrecognised(f"with sigma = 0.1 the noise should have mean 0 and standard deviation 0.1, but it has "
+                           f"mean {mean:.4f} and standard deviation {std:.4f}: use sigma * torch.randn_like(images).")
+    # Independent pixels: a Gaussian draw of its own for each, so neighbours almost never get the same value.
+    for dim, neighbours in [(3, "in a row"), (2, "in a column")]:
+        if (noise.diff(dim=dim) == 0).double().mean() > 0.5:
+            raise Mistake(f"neighbouring pixels {neighbours} got the same noise: draw one number per pixel, "
+                          "torch.randn_like(images), not one per row or column.")
     beyond_two_sigma = (noise.abs() > 0.2).float().mean().item()  # 4.55 % for a Gaussian, 0 for a uniform
     if not 0.035 < beyond_two_sigma < 0.056:
         raise Mistake(f"{beyond_two_sigma:.1%} of the noise lies beyond 2 sigma, where a Gaussian puts 4.6 %: "
@@ -56,7 +62,18 @@ def add_gaussian_noise(add_noise):
     if not close((add_noise(grey, 0.05) - grey).std(), 0.05, rtol=0.05):
         raise Mistake("with sigma = 0.05 the noise's standard deviation is not 0.05: use the sigma argument.")
     if not torch.equal(add_noise(grey, 0.0), grey):
-        raise Mistake("with sigma = 0 the images should come back unchanged.")
+        raise Mistake("with sigma = 0 your function changed the images: add sigma * noise, which is then 0.")
+    with probing("with a batch of one image", "a batch of one must work too: draw the noise with "
+                 "torch.randn_like(images), which takes the images' own shape"):
+        one = add_noise(grey[:1], 0.1)
+    one = _returned_image(one, grey[:1], "noisy images")
+    if not torch.isfinite(one).all() or (one - grey[:1]).std() < 0.05:
+        raise Mistake("with a batch of one image the pixels got no noise of their own (or NaN): noise made from "
+                      "statistics over the batch (a mean or std over dim 0) leaves nothing for one image. Draw "
+                      "sigma * torch.randn_like(images).")
+    follows_inputs(lambda images: add_noise(images, 0.1),
+                         lambda dtype, device: (torch.full((4, 1, 28, 28), 0.5, dtype=dtype, device=device),),
+                         "add_gaussian_noise")
 
     black_and_white = torch.zeros(100, 1, 28, 28)
     black_and_white[50:] = 1.0
@@ -72,13 +89,60 @@ def add_gaussian_noise(add_noise):
 
 
 def _returned_image(result, like, what="the corrupted images"):
-    if not isinstance(result, torch.Tensor) or result.shape != like.shape:
-        shape = tuple(result.shape) if isinstance(result, torch.Tensor) else type(result).__name__
-        raise Mistake(f"return {what} shaped like the input, {tuple(like.shape)}; got {shape}.")
+    """``result`` when it is a tensor shaped like ``like`` with its dtype, or a Mistake naming what came back."""
+    if not isinstance(result, torch.Tensor):
+        raise Mistake(f"your function returned a {type(result).__name__}: return {what} as a tensor shaped like the "
+                      "input.")
+    if result.shape != like.shape:
+        if result.numel() == like.numel():
+            raise Mistake(f"for images of shape {tuple(like.shape)} your function returned {what} of shape "
+                          f"{tuple(result.shape)}: the right pixels, reshaped. Return them shaped like the input "
+                          "(no flatten, squeeze or view).")
+        raise Mistake(f"for images of shape {tuple(like.shape)} your function returned {what} of shape "
+                      f"{tuple(result.shape)}: draw the noise with torch.*_like(images), which takes the images' own "
+                      "shape, rather than a shape typed out.")
     if result.dtype != like.dtype:
-        raise Mistake(f"the result is {result.dtype}, the images {like.dtype}: keep the images' dtype (multiply by "
-                      "a mask, or use torch.where, without casting).")
+        raise Mistake(f"the result is {result.dtype}, the images {like.dtype}: keep the images' dtype (a numpy "
+                      "array or .double() brings float64 in; multiply by a mask, or use torch.where, without "
+                      "casting).")
     return result
+
+
+class _DrawsOfZero(TorchFunctionMode):
+    """Makes every uniform draw (torch.rand, torch.rand_like, Tensor.uniform_) exactly 0.0, which torch.rand can give
+    (it draws from [0, 1)): a draw at the edge of a comparison with `fraction`."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        if getattr(func, "__name__", "") in ("rand", "rand_like", "uniform_"):
+            with torch.no_grad():
+                result.zero_()
+        return result
+
+
+def _check_edges(corrupt, grey, what):
+    """The fractions 0 and 1 when a uniform draw is exactly 0.0: nothing may change at 0, every pixel at 1."""
+    with _DrawsOfZero():
+        nothing, everything = corrupt(grey, 0.0), corrupt(grey, 1.0)
+    if not torch.equal(nothing, grey):
+        raise Mistake(f"when torch.rand_like draws exactly 0.0 (it can: it draws from [0, 1)), your function {what} "
+                      "a pixel even with fraction = 0. Compare with a strict <: a pixel is hit when its draw is "
+                      "< fraction (kept when >= fraction), so fraction 0 hits none.")
+    if (everything == grey).any():
+        raise Mistake(f"when torch.rand_like draws exactly 0.0, your function leaves a pixel alone with "
+                      f"fraction = 1: a pixel is hit when its draw is < fraction, which every draw in [0, 1) is.")
+
+
+def _check_other_shapes(corrupt, what):
+    """A batch of one image of 3 channels of 10 × 6 (the contract allows any (N, C, H, W)), then float64 and the meta
+    device; returns that image and its result."""
+    image = torch.full((1, 3, 10, 6), 0.5)
+    with probing("for one image of shape (1, 3, 10, 6)", "make the random numbers with torch.rand_like(images), "
+                 "which takes the images' own shape, and work on any (N, C, H, W)"):
+        result = _returned_image(corrupt(image, 0.5), image)
+    follows_inputs(lambda images: corrupt(images, 0.3),
+                         lambda dtype, device: (torch.full((4, 1, 28, 28), 0.5, dtype=dtype, device=device),), what)
+    return image, result
 
 
 @exercise("2", "masking noise", 2, f"{REFERENCE}.mask_pixels", kind="core")
@@ -114,16 +178,23 @@ def mask_pixels(mask):
         raise Mistake(f"{share:.0%} of the pixels were set to 0 with fraction = 0.3: the mask is the wrong way "
                       "round. `fraction` is the share of pixels set to 0; the others are kept.")
     if abs(share - 0.3) > 0.008:
-        raise Mistake(f"with fraction = 0.3, {share:.1%} of the pixels were set to 0 instead of about 30 %: set "
-                      "each pixel to 0 with probability `fraction`.")
+        raise Unrecognised(f"with fraction = 0.3, {share:.1%} of the pixels were set to 0 instead of about 30 %: set "
+                           "each pixel to 0 with probability `fraction`.")
     if torch.equal(mask(grey, 0.3), masked):
         raise Mistake("two calls gave the same mask: draw a fresh mask on every call (no fixed seed inside).")
     if abs((mask(grey, 0.6) == 0).float().mean().item() - 0.6) > 0.015:
         raise Mistake("with fraction = 0.6 about 60 % of the pixels should be 0: use the fraction argument.")
     if not torch.equal(mask(grey, 0.0), grey):
-        raise Mistake("with fraction = 0 the images should come back unchanged.")
+        raise Mistake("with fraction = 0 your function set pixels to 0: a pixel is masked when its draw is "
+                      "< fraction, which no draw is then.")
     if mask(grey, 1.0).abs().sum() != 0:
-        raise Mistake("with fraction = 1 every pixel should be 0.")
+        raise Mistake("with fraction = 1 your function kept some pixels: a pixel is masked when its draw is "
+                      "< fraction, which every draw in [0, 1) is.")
+    _check_edges(mask, grey, "masks")
+    image, masked = _check_other_shapes(mask, "mask_pixels")
+    if not ((masked == 0) | (masked == image)).all() or (masked == 0).all() or (masked != 0).all():
+        raise Mistake("for one image of shape (1, 3, 10, 6) and fraction = 0.5, the result is not the image with "
+                      "some of its pixels set to 0: draw the mask with torch.rand_like(images).")
     digits = torch.rand(100, 1, 28, 28) * (torch.rand(100, 1, 28, 28) < 0.2)  # mostly black, like MNIST
     masked = _returned_image(mask(digits, 0.5), digits)
     if not torch.equal(masked[masked != 0], digits[masked != 0]):
@@ -173,7 +244,7 @@ def salt_and_pepper(noise):
                       "fraction / 2 each, and their pixels overlap. Draw once which pixels are hit, then toss a coin "
                       "for each of them.")
     if abs(share - 0.2) > 0.006:
-        raise Mistake(f"with fraction = 0.2, {share:.1%} of the pixels were hit instead of about 20 %.")
+        raise Unrecognised(f"with fraction = 0.2, {share:.1%} of the pixels were hit instead of about 20 %.")
     salt_share = salt.float().sum().item() / hit.float().sum().item()
     if abs(salt_share - 0.5) > 0.04:
         raise Mistake(f"{salt_share:.0%} of the hit pixels became 1: the coin should be fair, half salt and half "
@@ -183,10 +254,17 @@ def salt_and_pepper(noise):
     if abs((noise(grey, 0.5) != grey).float().mean().item() - 0.5) > 0.015:
         raise Mistake("with fraction = 0.5 about half the pixels should be hit: use the fraction argument.")
     if not torch.equal(noise(grey, 0.0), grey):
-        raise Mistake("with fraction = 0 the images should come back unchanged.")
+        raise Mistake("with fraction = 0 your function hit some pixels: a pixel is hit when its draw is "
+                      "< fraction, which no draw is then.")
     every = noise(grey, 1.0)
     if not ((every == 0) | (every == 1)).all():
-        raise Mistake("with fraction = 1 every pixel should be 0 or 1.")
+        raise Mistake("with fraction = 1 your function left some pixels as they were: a pixel is hit when its draw "
+                      "is < fraction, which every draw in [0, 1) is.")
+    _check_edges(noise, grey, "hits")
+    image, noisy = _check_other_shapes(noise, "salt_and_pepper")
+    if not ((noisy == 0) | (noisy == 1) | (noisy == image)).all() or (noisy == image).all():
+        raise Mistake("for one image of shape (1, 3, 10, 6) and fraction = 0.5, the result is not the image with "
+                      "some of its pixels set to 0 or 1: draw with torch.rand_like(images).")
     digits = torch.rand(100, 1, 28, 28)
     noisy = _returned_image(noise(digits, 0.3), digits)
     left = (noisy != 0) & (noisy != 1)
@@ -201,9 +279,9 @@ def _masking(images, call):
     return images * (torch.rand(images.shape, generator=generator) > 0.3)
 
 
-@exercise("5", "the denoising training step", 3, f"{REFERENCE}.denoising_step", kind="core")
-def denoising_step(step):
-    model, clean, lr, leftover = tiny_autoencoder(), torch.rand(8, 1, 28, 28), 0.5, 0.01
+def _check_denoising_step(step, n, case):
+    """One step of the learner's ``step`` on n images, against an SGD step computed here."""
+    model, clean, lr, leftover = tiny_autoencoder(), torch.rand(n, 1, 28, 28), 0.5, 0.01
     calls = []
 
     def corrupt(images):
@@ -222,12 +300,13 @@ def denoising_step(step):
                                                                   "ones"),
                     (sgd_step_oracle(model, clean, noisy, lr)[0], "input and target are swapped: the input is the "
                                                                   "noisy batch, the target the clean one"),
-                    (expected_loss * 784 * 8, "you summed the squared errors: use F.mse_loss's mean"),
-                    (expected_loss * 8, "you multiplied the loss by the batch size: use the mean per pixel")]
+                    (expected_loss * 784 * n, "you summed the squared errors: use F.mse_loss's mean"),
+                    (expected_loss * n, "you multiplied the loss by the batch size: use the mean per pixel")]
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     for p in model.parameters():
         p.grad = torch.full_like(p, leftover)  # as an earlier step would have left them
-    returned = step(model, optimizer, clean, corrupt)
+    with probing(case, "a batch of any size must work") if n != 8 else contextlib.nullcontext():
+        returned = step(model, optimizer, clean, corrupt)
 
     if not calls:
         raise Mistake("corrupt was never called: the model must see corrupt(clean_images) as its input.")
@@ -242,11 +321,21 @@ def denoising_step(step):
         raise Mistake(f"return the batch's loss as a float, not {type(returned).__name__}.")
     if not close(returned, expected_loss, rtol=1e-3):
         name_known_mistake(returned, wrong_losses, rtol=1e-3)
-        raise Mistake(f"returned {returned:.5g}, but the mean squared error per pixel between model(noisy) and the "
-                      f"clean images, before the step, is {expected_loss:.5g}.")
+        divisor = n * expected_loss / returned if returned else 0.0  # sum / (divisor × 784) = returned
+        if abs(divisor - round(divisor)) < 1e-3 * divisor and round(divisor) not in (0, n):
+            raise Mistake(f"{case}, the loss is the summed squared errors divided by {round(divisor)} × 784: a fixed "
+                          "number of images. Divide by this batch's own number of pixels, as F.mse_loss's mean does.")
+        raise Unrecognised(f"{case}, your step returned {returned:.5g}, but the mean squared error per pixel between "
+                           f"model(noisy) and the clean images, before the step, is {expected_loss:.5g}.")
 
     check_one_step(model, before, stale_params, expected_params,
                    "the mean squared error between model(noisy images) and the clean images")
+
+
+@exercise("5", "the denoising training step", 3, f"{REFERENCE}.denoising_step", kind="core")
+def denoising_step(step):
+    _check_denoising_step(step, 8, "with a batch of 8 images")
+    _check_denoising_step(step, 3, "with a batch of 3 images")
 
 
 def _psnr_pairs():
@@ -261,10 +350,21 @@ def psnr(measure):
     reconstructions, targets = _psnr_pairs()
     mse = ((reconstructions.double() - targets.double()) ** 2).flatten(1).mean(dim=1)
     expected = (10 * torch.log10(1 / mse)).mean().item()
+    copies = reconstructions.clone(), targets.clone()
     value = as_float(measure(reconstructions, targets), "psnr's result")
+    if not (torch.equal(reconstructions, copies[0]) and torch.equal(targets, copies[1])):
+        raise Mistake("your function changed the images it was given in place (e.g. `difference = reconstructions; "
+                      "difference -= targets` works on the caller's tensor): write `reconstructions - targets`.")
     if close(value, expected, rtol=1e-4):
         if not close(as_float(measure(targets, reconstructions), "psnr's result"), expected, rtol=1e-4):
             raise Mistake("psnr(a, b) and psnr(b, a) differ: the squared error is symmetric.")
+        with probing("with a batch of one image", "a batch of one must work too: a .squeeze() drops its batch "
+                     "dimension"):
+            one = as_float(measure(reconstructions[-1:], targets[-1:]), "psnr's result for one image")
+        if not close(one, 10 * math.log10(1 / mse[-1].item()), rtol=1e-4):
+            raise Mistake(f"with a batch of one image your function gives {one:.4g} dB, not that image's PSNR, "
+                          f"{10 * math.log10(1 / mse[-1].item()):.4g} dB: a .squeeze() or a fixed number of images "
+                          "breaks it; take the mean over dims (1, 2, 3).")
         return
     known = [(10 * math.log10(1 / mse.mean().item()), "you computed the PSNR of the average error; average the "
                                                       "PSNRs of the images instead: one MSE per image "
@@ -274,10 +374,24 @@ def psnr(measure):
                             "10·log10 with the MSE"),
              (expected + 20 * math.log10(255), "pixels here lie in [0, 1], so the peak value is 1, not 255"),
              (-expected, "the sign is flipped: PSNR = 10·log10(peak² / MSE) grows as the error shrinks"),
+             ((10 * torch.log10(1 / ((reconstructions.double() + targets.double()) ** 2).flatten(1).mean(1))).mean()
+              .item(), "you added the reconstructions and the targets: the error is reconstructions − targets"),
+             ((10 * torch.log10(torch.floor(1 / mse))).mean().item(),
+              "you divided with //, which rounds 1 / MSE down to a whole number: divide with /"),
              (expected - 10 * math.log10(784), "you summed the squared errors over the pixels: PSNR uses their mean")]
     name_known_mistake(value, known, rtol=1e-3)
-    raise Mistake(f"got {value:.4g} dB, expected {expected:.4g} dB: the mean over images of "
-                  "10·log10(1 / MSE of the image).")
+    if math.isnan(value):
+        raise Mistake("your PSNR is NaN, the log of a negative number: the error inside the log must be a mean of "
+                      "*squared* differences, (reconstructions − targets) ** 2, which is never negative.")
+    if math.isinf(value):
+        raise Mistake(f"your PSNR is {value}, the log of 0 or of infinity: the PSNR is 10·log10(1 / MSE), with the "
+                      "peak value 1 on top.")
+    peak_squared = 10 ** ((value - expected) / 10)  # what 10·log10(peak² / mse) puts on top, if that is the slip
+    if abs(peak_squared - round(peak_squared)) < 1e-3 * peak_squared and round(peak_squared) > 1:
+        raise Mistake(f"your PSNR has {round(peak_squared)} over the MSE where the peak value squared belongs: pixels "
+                      "here lie in [0, 1], so it is 1² = 1.")
+    raise Unrecognised(f"got {value:.4g} dB, expected {expected:.4g} dB: the mean over images of "
+                       "10·log10(1 / MSE of the image).")
 
 
 @question("6", "predict: the denoiser at σ = 0.1", 2, f"{REFERENCE}.low_noise_prediction",
@@ -402,6 +516,7 @@ def error_where_changed(split):
     squared = (outputs.double() - clean.double()) ** 2
     expected = parts(squared, changed)
     if all(close(g, e, rtol=1e-4) for g, e in zip(got, expected)):
+        _check_nothing_changed(split, outputs, clean)
         return
     known = [(parts(squared, changed, divide_by_all=False),
               "you averaged each part over its own pixels: divide both sums by the number of ALL pixels, so that "
@@ -419,9 +534,28 @@ def error_where_changed(split):
     for wrong, hint in known:
         if all(close(g, w, rtol=1e-3) for g, w in zip(got, wrong)):
             raise Mistake(hint + ".")
-    raise Mistake(f"got ({got[0]:.5g}, {got[1]:.5g}), expected ({expected[0]:.5g}, {expected[1]:.5g}): the sums of "
-                  "(outputs − clean)² over the pixels where corrupted != clean and over the others, each divided by "
-                  "the number of all pixels.")
+    if not all(math.isfinite(part) for part in got):
+        raise Mistake(f"got ({got[0]:.5g}, {got[1]:.5g}): a division by the 0s of a mask (or by a count of 0) gives "
+                      "NaN or inf. Multiply by the mask to keep one part's pixels, and divide by the number of all "
+                      "pixels.")
+    raise Unrecognised(f"got ({got[0]:.5g}, {got[1]:.5g}), expected ({expected[0]:.5g}, {expected[1]:.5g}): the sums "
+                       "of (outputs − clean)² over the pixels where corrupted != clean and over the others, each "
+                       "divided by the number of all pixels.")
+
+
+def _check_nothing_changed(split, outputs, clean):
+    """A corruption that changed no pixel: the first part is 0, never NaN (a mean over no pixels is NaN)."""
+    case = "when the corruption changed no pixel"
+    with probing(case, "an empty selection of pixels must work too"):
+        result = split(outputs, clean.clone(), clean)
+    got = [as_float(part, f"each part {case}") for part in result]
+    whole = ((outputs.double() - clean.double()) ** 2).mean().item()
+    if math.isnan(got[0]):
+        raise Mistake(f"{case}, your first part is NaN: the mean of no pixels is NaN (0 / 0). Sum the squared errors "
+                      "over the changed pixels and divide by the number of all pixels, which gives 0.")
+    if not (close(got[0], 0.0, atol=1e-12) and close(got[1], whole, rtol=1e-4)):
+        raise Unrecognised(f"{case}, the parts should be (0, {whole:.5g}), the whole mean squared error on the pixels "
+                           f"left alone; got ({got[0]:.5g}, {got[1]:.5g}).")
 
 
 @exercise("9", "code sensitivity", 2, f"{REFERENCE}.code_sensitivity", kind="skill")
@@ -440,6 +574,13 @@ def code_sensitivity(measure):
     distance, size = (moved - codes).norm(dim=1), codes.norm(dim=1)
     expected = (distance / size).mean().item()
     if close(value, expected, rtol=1e-4):
+        with probing("with a batch of one image", "a batch of one must work too: a .squeeze() drops its batch "
+                     "dimension"):
+            one = as_float(measure(encoder, clean[-1:], noisy[-1:]), "code_sensitivity's result for one image")
+        if not close(one, (distance[-1] / size[-1]).item(), rtol=1e-4):
+            raise Mistake(f"with a batch of one image your function gives {one:.5g}, not that image's "
+                          f"{(distance[-1] / size[-1]).item():.5g}: a .squeeze() or a fixed number of images breaks "
+                          "it; take one norm per image with dim=1.")
         return
     known = [((distance.mean() / size.mean()).item(), "you divided the mean distance by the mean code size: divide "
                                                       "each image's distance by its own code's size, then average"),
@@ -448,11 +589,16 @@ def code_sensitivity(measure):
              ((distance ** 2 / size ** 2).mean().item(), "you compared squared norms: use the norms themselves"),
              (distance.mean().item(), "you measured how far the code moves, not how far relative to its size: "
                                       "divide by the clean code's norm"),
+             (((moved + codes).norm(dim=1) / size).mean().item(), "you added the two codes: the distance is the norm "
+                                                                   "of f(noisy) − f(clean)"),
+             ((distance * size).mean().item(), "you multiplied by the clean code's norm: divide by it"),
+             ((distance // size).mean().item(), "you divided with //, which rounds down to a whole number: divide "
+                                                "with /"),
              ((distance / moved.norm(dim=1)).mean().item(), "divide by the size of the clean image's code, "
                                                             "not the noisy one's"),
              (((moved - codes).norm(dim=0) / codes.norm(dim=0)).mean().item(),
               "you took the norms over the images (dim=0), one per code unit: take one per image, over the code's "
               "units (dim=1)")]
     name_known_mistake(value, known, rtol=1e-3)
-    raise Mistake(f"got {value:.5g}, expected {expected:.5g}: the mean over images of "
-                  "‖f(noisy) − f(clean)‖ / ‖f(clean)‖.")
+    raise Unrecognised(f"got {value:.5g}, expected {expected:.5g}: the mean over images of "
+                       "‖f(noisy) − f(clean)‖ / ‖f(clean)‖.")

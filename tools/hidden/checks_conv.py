@@ -1,9 +1,9 @@
-"""Hidden checks for notebook 02 (utils/checks_conv.py). The public checks build at code_size 32 (and only look at
-the shape at 7), with batches of 5 and 6, convolve float32 images of 9 × 11 with kernels of 2 and 3, and train the
-design from seed 0 on 4,096 images: here code_size 3 and 8, a batch of one, an odd batch, float64, a 4 × 4 kernel with
-stride 3 and padding 2 on 13 × 10 images, a 1 × 1 kernel, determinism, inputs left untouched, the range of the code
-and of the pixels, the reference's per-image errors as the oracle, and the design retrained from another seed on
-other training images."""
+"""Hidden checks for notebook 02 (utils/checks_conv.py). The public checks build at code_size 32 and 7, with batches
+of 5, 6 and one, convolve float32 images of 9 × 11 and 7 × 6 with kernels of 2 and 3, probe float64 and the meta
+device for the dtype and device alone, and train the design from seed 0 on 4,096 images: here code_size 3 and 8,
+float64 models and values, a 4 × 4 kernel with stride 3 and padding 2 on 13 × 10 images, a 1 × 1 kernel,
+determinism, inputs left untouched, the range of the code and of the pixels, the reference's per-image errors as the
+oracle, a model without parameters, and the design retrained from another seed on other training images."""
 import copy
 
 import torch
@@ -121,6 +121,12 @@ def per_image_mse(measure):
         expected = reference.per_image_mse(copy.deepcopy(model).double(), images.double())
         if not _close(errors, expected, rtol=1e-5, atol=1e-9):
             raise Mistake(f"{case}, the errors differ from the correct per-image errors.")
+    # A model without parameters (a fixed clamp, as a baseline might be): the images are already where it is.
+    case = "with a model that has no parameters"
+    clamp, images = nn.Hardtanh(0.2, 0.8), torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    errors = _tensor(_call(case, measure, clamp, images), case, shape=(2,), dtype=torch.float32)
+    if not _close(errors, reference.per_image_mse(clamp, images.double()), rtol=1e-5, atol=1e-9):
+        raise Mistake(f"{case}, the errors differ from the correct per-image errors.")
 
 
 def design_conv_autoencoder(build):
