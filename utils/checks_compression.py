@@ -1,13 +1,16 @@
 """Checks for notebook 08, compression and representations. Quantisation is checked against the formula on many
-codes and bit depths (codes beyond the range and at its ends included), the predictions against their letters, the
-bits of a code against columns whose entropy is known exactly, the designed compressor by training it briefly and
-measuring its quantised codes, and standardisation by what it does to training and test codes whose statistics
-differ."""
+codes and bit depths (1 to 12 bits, codes beyond the range and at its ends, the code of a single image, dtype and
+device following the codes), the predictions against their letters, the bits of a code against columns whose entropy
+is known exactly, the designed compressor by training it briefly and measuring its quantised codes, and
+standardisation by what it does to training and test codes whose statistics differ. When a result is wrong, each
+check compares it with what the usual slips give, to name the slip; a hint that can only restate what is expected is
+an ``Unrecognised``."""
+import numpy as np
 import torch
 from torch import nn
 
-from .checks import (Mistake, as_float, choice, close, count_parameters, design_images, exercise, name_known_mistake,
-                     question, train_briefly)
+from .checks import (Mistake, Unrecognised, as_float, check_follows_inputs, choice, close, count_parameters,
+                     design_images, exercise, name_known_mistake, question, train_briefly)
 
 REFERENCE = "nb08_compression_and_representations"
 
@@ -19,65 +22,190 @@ def _quantise_oracle(codes, low, high, bits):
     return low + (index + 0.5) * (high - low) / bins
 
 
-@exercise("1", "quantising a code", 3, f"{REFERENCE}.quantise")
-def quantise(quantise_codes):
+def _quantise_codes():
+    """500 codes of 4 numbers, 10 % beyond each end of their range, many exactly at the low end (dimension 1, as
+    after a ReLU) and some exactly at the high end; low ≠ 0, so that low + … and low − … differ."""
     generator = torch.Generator().manual_seed(0)
     low = torch.tensor([-1.0, 0.0, 2.0, -0.5])
     high = torch.tensor([1.0, 3.0, 2.5, 0.5])
-    codes = low + (high - low) * (torch.rand(500, 4, generator=generator) * 1.2 - 0.1)  # 10 % beyond each end
-    codes[:, 1] = codes[:, 1].clamp(min=0.0)  # dimension 1 as after a ReLU: many codes exactly at the low end
-    codes[:5] = high  # and some exactly at the high end
+    codes = low + (high - low) * (torch.rand(500, 4, generator=generator) * 1.2 - 0.1)
+    codes[:, 1] = codes[:, 1].clamp(min=0.0)
+    codes[:5] = high
+    return codes, low, high
+
+
+def _tensor_like(returned, codes, what):
+    """A Mistake unless ``returned`` is a tensor shaped like ``codes``, of its dtype, naming what it is instead."""
+    if isinstance(returned, np.ndarray):
+        raise Mistake(f"{what} came back as a numpy array: return a tensor, torch.from_numpy(result).to(codes.dtype), "
+                      "so that the rest of the notebook can use it.")
+    if not isinstance(returned, torch.Tensor):
+        raise Mistake(f"{what} came back as a {type(returned).__name__}, not a tensor: return one tensor shaped like "
+                      "the codes.")
+    if returned.shape != codes.shape:
+        shape = tuple(returned.shape)
+        if returned.numel() == codes.numel():
+            raise Mistake(f"{what} came back with shape {shape} for codes of shape {tuple(codes.shape)}: the same "
+                          "numbers, arranged otherwise (a .flatten(), .squeeze() or .view()); keep the codes' shape.")
+        raise Unrecognised(f"{what} should be shaped like the codes, {tuple(codes.shape)}; got {shape}.")
+    if returned.dtype != codes.dtype:
+        raise Mistake(f"{what} came back as {returned.dtype} for {codes.dtype} codes: keep the codes' dtype. A numpy "
+                      "array or a tensor made without dtype=codes.dtype brings another in; convert with "
+                      ".to(codes.dtype).")
+
+
+def _agrees(returned, codes, low, high, bits):
+    """Whether ``returned`` is the oracle's, but where a code lies on a bin boundary up to float32 rounding (there,
+    either bin is right)."""
+    want = _quantise_oracle(codes, low, high, bits)
+    position = (codes.double() - low.double()) / (high.double() - low.double()) * 2 ** bits
+    on_a_boundary = (position - position.round()).abs() < 1e-4 * max(1, 2 ** bits / 64)
+    inner = on_a_boundary & (position > 0.5) & (position < 2 ** bits - 0.5)
+    return ((returned.double() - want).abs() <= 1e-5).logical_or(inner).all().item()
+
+
+def _matches(returned, wrong):
+    """Whether ``returned`` is what a slip gives on (nearly) every number: a few may fall in another bin by rounding."""
+    wrong = wrong.double()
+    agree = (returned.double() - wrong).abs() <= 1e-5 * (1 + wrong.abs())
+    return agree.double().mean().item() >= 0.99
+
+
+_BITS = (1, 2, 3, 5, 8, 12)  # 1 bit, the notebook's, and many (where uint8 bin numbers wrap around)
+
+
+@exercise("1", "quantising a code", 3, f"{REFERENCE}.quantise")
+def quantise(quantise_codes):
+    codes, low, high = _quantise_codes()
     original = codes.clone()
-    for bits in (1, 2, 3, 5, 8):
-        returned = quantise_codes(codes, low, high, bits)
+    returned = {}
+    for bits in _BITS:
+        returned[bits] = quantise_codes(codes, low, high, bits)
         if not torch.equal(codes, original):
             raise Mistake("your function changed the codes in place: return a new tensor.")
-        if not isinstance(returned, torch.Tensor) or returned.shape != codes.shape:
-            shape = tuple(returned.shape) if isinstance(returned, torch.Tensor) else type(returned).__name__
-            raise Mistake(f"return the quantised codes shaped like the input, {tuple(codes.shape)}; got {shape}.")
-        want = _quantise_oracle(codes, low, high, bits)
-        position = (codes.double() - low.double()) / (high.double() - low.double()) * 2 ** bits
-        on_a_boundary = (position - position.round()).abs() < 1e-4  # float32 rounding may pick either bin there
-        if ((returned.double() - want).abs() <= 1e-5).logical_or(on_a_boundary & (position > 0.5)
-                                                                  & (position < 2 ** bits - 0.5)).all():
-            continue
-        if returned.isnan().any():
-            raise Mistake(f"with bits = {bits} some quantised codes are NaN: check for a division by zero.")
-        bins = 2 ** bits
-        width = (high - low) / bins
-        index = torch.floor((codes - low) / width)
-        clamped = index.clamp(0, bins - 1)
-        steps = bins - 1
-        ends = low + torch.round((torch.minimum(torch.maximum(codes, low), high) - low) / (high - low) * steps) * (
-            high - low) / steps
-        batch_low, batch_high = codes.min(dim=0).values, codes.max(dim=0).values
-        known = [
-            (clamped, "you returned the bin numbers (0 … 2**bits − 1): map them back to code values, the centre of "
-                      "each bin, low + (i + ½) · (high − low) / 2**bits, so the decoder can use them"),
-            (ends, "your levels include low and high themselves (2**bits − 1 steps from end to end): with 1 bit every "
-                   "number becomes one of the two most extreme values it ever took. Split [low, high] into 2**bits "
-                   "equal bins and send each number to the centre of its bin"),
-            (low + clamped * width, "you returned the bottom edge of each bin: every code moves down, by up to a "
-                                    "whole bin; add half a bin to reach its centre"),
-            (low + (clamped + 1) * width, "you returned the top edge of each bin: add half a bin to the bottom edge, "
-                                          "not a whole one"),
-            (low + (index + 0.5) * width, "codes outside [low, high] (or exactly at high) fall in bins that do not "
-                                          "exist: clamp the bin number to 0 … 2**bits − 1"),
-            (low + (index.clamp(0, bins) + 0.5) * width, "a code exactly at high falls in bin 2**bits, one past the "
-                                                         "last: clamp the bin number to 2**bits − 1"),
-            (low + (torch.floor((codes - low) / ((high - low) / bits)).clamp(0, bits - 1) + 0.5) * (high - low) / bits,
-             "you used `bits` bins: b bits can name 2**bits bins"),
-            (batch_low + (torch.floor((codes - batch_low) / (batch_high - batch_low) * bins).clamp(0, bins - 1) + 0.5)
-             * (batch_high - batch_low) / bins,
-             "you took the range from this batch of codes: use the low and high you are given (from the training "
-             "codes), so that the sender and the receiver agree on the bins"),
-        ]
-        for wrong, hint in known:
-            if wrong is not None and torch.allclose(returned.double(), wrong.double(), atol=1e-5):
-                raise Mistake(hint + ".")
-        worst = (returned.double() - want).abs().max().item()
-        raise Mistake(f"with bits = {bits} some codes are off by up to {worst:.3g} from the centre of their bin (2**bits "
-                      "equal bins from low to high, codes outside the range in the end bins).")
+        _tensor_like(returned[bits], codes, "the quantised codes")
+    wrong_at = [bits for bits in _BITS if not _agrees(returned[bits], codes, low, high, bits)]
+    if wrong_at:
+        _name_quantiser_slip(returned, codes, low, high, wrong_at[0])
+        bits = wrong_at[0]
+        worst = (returned[bits].double() - _quantise_oracle(codes, low, high, bits)).abs().max().item()
+        raise Unrecognised(f"with bits = {bits} some codes are off by up to {worst:.3g} from the centre of their "
+                           "bin (2**bits equal bins from low to high, codes outside the range in the end bins).")
+    # The code of a single image, of 3 numbers.
+    one, low3, high3 = codes[7:8, :3].clone(), low[:3], high[:3]
+    single = quantise_codes(one, low3, high3, 4)
+    _tensor_like(single, one, "for the code of a single image, the quantised code")
+    if not _agrees(single, one, low3, high3, 4):
+        raise Unrecognised("for the code of a single image (shape (1, 3)) your quantised code is not the centres of "
+                           "its bins, though it is for 500 codes: look for what depends on the number of codes.")
+    check_follows_inputs(lambda *inputs: quantise_codes(*inputs, 3),
+                         lambda dtype, device: tuple(t.to(dtype=dtype, device=device) for t in (codes[:9], low, high)),
+                         "quantise")
+
+
+_ENDS_HINT = ("your levels include low and high themselves (2**bits − 1 steps from end to end): with 1 bit every "
+              "number becomes one of the two most extreme values it ever took. Split [low, high] into 2**bits equal "
+              "bins and send each number to the centre of its bin")
+
+
+def _quantiser_slips(codes, low, high, bits):
+    """[(what a usual slip returns for these codes at this bit depth, hint)], in float64."""
+    codes, low, high = codes.double(), low.double(), high.double()
+    bins = 2 ** bits
+    width = (high - low) / bins
+    fraction = (codes - low) / (high - low)  # each code's place in its range, 0 … 1 inside it
+    index = torch.floor(fraction * bins)  # the bin of each code, before clamping
+    clamped = index.clamp(0, bins - 1)
+
+    def centres(bin_index, start=low, bin_width=width):
+        return start + (bin_index + 0.5) * bin_width
+
+    def bins_of(place, count=bins):
+        return torch.floor(place * count).clamp(0, count - 1)
+
+    steps = bins - 1
+
+    def levels_at_the_ends(values):  # the nearest of 2**bits levels from low to high, both ends included
+        return low + torch.round((values - low) / (high - low) * steps) * (high - low) / steps
+
+    batch_low, batch_high = codes.min(dim=0).values, codes.max(dim=0).values
+    return [
+        (clamped, "you returned the bin numbers (0 … 2**bits − 1): map them back to code values, the centre of "
+                  "each bin, low + (i + ½) · (high − low) / 2**bits, so the decoder can use them"),
+        (levels_at_the_ends(torch.minimum(torch.maximum(codes, low), high)), _ENDS_HINT),
+        (levels_at_the_ends(codes), _ENDS_HINT),  # and codes outside [low, high] not clamped
+        (centres(clamped % 256), "beyond 8 bits your bin numbers wrap around past 255: they were kept in uint8, "
+                                 "which holds 0 … 255 only; keep them as floats (or int64)"),
+        (low - (clamped + 0.5) * width, "your values go down from low instead of up: the centre of bin i is low "
+                                        "+ (i + ½) · (high − low) / 2**bits"),
+        (centres(bins_of((codes + low) / (high - low))), "the bin numbers come from codes + low: measure each code "
+                                                         "from the bottom of its range, codes − low"),
+        (centres(bins_of((codes - low) / (high + low))), "the bin numbers divide by high + low: the range's width "
+                                                         "is high − low"),
+        (centres(clamped, bin_width=(high + low) / bins), "the bin centres step by (high + low) / 2**bits: the "
+                                                          "range's width is high − low"),
+        (centres(torch.floor(fraction / bins).clamp(0, bins - 1)),
+         "(codes − low) / (high − low) is a code's place in its range, 0 … 1: multiply it by 2**bits to get the "
+         "bin number, don't divide"),
+        (centres(bins_of((codes - low) * (high - low))),
+         "the bin numbers multiply by the range's width (high − low): divide by it, (codes − low) / (high − low)"),
+        (centres(bins_of(torch.div(codes - low, high - low, rounding_mode="floor"))),
+         "(codes − low) // (high − low) floors the code's place in its range to 0 or 1 before it is scaled: use / "
+         "(true division), then floor the bin number"),
+        (centres(clamped, bin_width=(high - low) * bins), "the bin centres step by (high − low) · 2**bits: a bin is "
+                                                          "(high − low) / 2**bits wide"),
+        (batch_low + (bins_of((codes - batch_low) / (batch_high - batch_low)) + 0.5) * (batch_high - batch_low) / bins,
+         "you took the range from this batch of codes: use the low and high you are given (from the training "
+         "codes), so that the sender and the receiver agree on the bins"),
+    ]
+
+
+def _name_quantiser_slip(returned, codes, low, high, first_wrong):
+    """Raise a Mistake naming the slip that gives ``returned`` ({bits: quantised codes}), if a usual one does: one
+    that gives the same at every bit depth (some slips only show at some), or, at the first bit depth where the result
+    is wrong, bin centres of another number of bins, or points of the bins other than their centres."""
+    if returned[first_wrong].isnan().any():
+        raise Mistake(f"with bits = {first_wrong} some quantised codes are NaN: check for a division by zero.")
+    slips = {bits: _quantiser_slips(codes, low, high, bits) for bits in returned}
+    for index, (_, hint) in enumerate(slips[first_wrong]):
+        if all(_matches(returned[bits], slips[bits][index][0]) for bits in returned):
+            raise Mistake(hint + ".")
+    result, bits, bins = returned[first_wrong].double(), first_wrong, 2 ** first_wrong
+    codes, low, high = codes.double(), low.double(), high.double()
+    fraction = (codes - low) / (high - low)
+    for count in range(1, 4 * bins + 1) if bins <= 32 else ():
+        centres = low + (torch.floor(fraction * count).clamp(0, count - 1) + 0.5) * (high - low) / count
+        if count != bins and _matches(result, centres):
+            how = {bits: "`bits` bins", 2 * bits: "2 * bits bins (2 ** bits, not 2 * bits)"}.get(count, f"{count} bins")
+            raise Mistake(f"with bits = {bits} you cut each range into {how}: b bits name 2**b bins, here {bins}.")
+    # Bin centres, but bin numbers clamped to other limits than 0 … 2**bits − 1, or not at all.
+    index = torch.floor(fraction * bins)
+    place = (result - low) / ((high - low) / bins) - 0.5
+    if (place - place.round()).abs().max() < 1e-3:
+        lowest, highest = int(place.round().min().item()), int(place.round().max().item())
+        if _matches(result, low + (index.clamp(lowest, highest) + 0.5) * (high - low) / bins):
+            if lowest < 0 and highest > bins - 1:
+                raise Mistake("codes outside [low, high] (or exactly at high) fall in bins that do not exist: clamp "
+                              "the bin number to 0 … 2**bits − 1.")
+            if highest > bins - 1:
+                raise Mistake(f"a code at or above high falls in bin {bins} (2**bits) or beyond, past the last: clamp "
+                              "the bin number to 2**bits − 1.")
+            if lowest < 0:
+                raise Mistake("codes below low fall in bin −1 (or below), which does not exist: clamp the bin number "
+                              "at 0.")
+            if lowest > 0:
+                raise Mistake(f"your lowest bin is number {lowest}, so the codes of bin 0 move up: bins are numbered "
+                              "from 0, clamp(0, 2**bits − 1).")
+            raise Mistake(f"with bits = {bits} your highest bin is number {highest}, so the codes of the last bin(s) "
+                          f"move down: the last bin is 2**bits − 1 = {bins - 1}.")
+    # The same point of every bin, but not its centre: an offset from the bottom edge other than half a bin.
+    offset = place + 0.5 - index.clamp(0, bins - 1)
+    if (offset - offset.median()).abs().max() < 1e-3:
+        where = round(offset.median().item(), 3)
+        point = {0.0: "the bottom edge of each bin: every code moves down, by up to a whole bin; add half a bin",
+                 1.0: "the top edge of each bin: add half a bin to the bottom edge, not a whole one"}
+        raise Mistake("you returned " + point.get(where, f"the point {where:g} of a bin above each bin's bottom edge")
+                      + ": the centre is half a bin above it, low + (i + ½) · (high − low) / 2**bits.")
 
 
 @question("2", "predict: the best image to send for 0 bits", 1, f"{REFERENCE}.predicted_zero_rate_image",
@@ -129,6 +257,16 @@ def _entropy_bits(values):
     return -(p * torch.log2(p)).sum().item()
 
 
+def _column_entropies(codes, shares=lambda counts, n: counts / n):
+    """Each column's −Σ p log2 p in float64, with p = shares(counts of its distinct values, number of codes)."""
+    entropies = []
+    for column in codes.T:
+        _, counts = torch.unique(column, return_counts=True)
+        p = shares(counts.double(), len(column))
+        entropies.append(-(p * torch.log2(p)).sum().item())
+    return entropies
+
+
 @exercise("4", "the bits of a quantised code", 2, f"{REFERENCE}.bits_per_image")
 def bits_per_image(bits_of):
     codes = _known_entropy_codes()
@@ -136,9 +274,29 @@ def bits_per_image(bits_of):
     returned = as_float(bits_of(codes), "the bits per image")
     if not torch.equal(codes, original):
         raise Mistake("your function changed the codes in place: leave them as they are.")
-    if close(returned, 5.75):
-        return
-    per_column = [0.0, 1.0, 1.75, 3.0]
+    if not close(returned, 5.75):
+        _name_entropy_slip(returned, codes)
+        raise Unrecognised(f"these 1,000 codes have columns of known entropy, 0 + 1 + 1.75 + 3 = 5.75 bits per "
+                           f"image; yours gave {returned:.4g}. For each column, p = how often each distinct value "
+                           "occurs / N.")
+    # The code of a single image, in float64: every column holds one value, so an entropy coder spends 0 bits.
+    single = as_float(bits_of(codes[:1].double()), "the bits per image")
+    if single != single or not close(single, 0.0, atol=1e-9):
+        raise Unrecognised(f"the code of a single image costs 0 bits (each column holds one value, p = 1); yours "
+                           f"gave {single:.4g}, though it is right for 1,000 codes: look for what depends on N.")
+
+
+def _name_entropy_slip(returned, codes):
+    """Raise a Mistake naming the slip that gives ``returned`` bits for ``codes`` (of known entropy 5.75), if a usual
+    one does."""
+    if returned != returned:  # NaN
+        raise Mistake("your bits are NaN: some p is 0, and 0 · log2(0) is NaN. Count only the values that occur "
+                      "(empty bins of torch.histc or torch.bincount give p = 0: keep p > 0), and divide the counts "
+                      "with /, since // (floor division) rounds the shares down to 0.")
+    if abs(returned) == float("inf"):
+        raise Mistake(f"your bits are {returned}: something is divided by log2 p, which is 0 for a value every code "
+                      "shares (p = 1, a constant column) or infinite for p = 0. H = −Σ p · log2 p multiplies.")
+    per_column = _column_entropies(codes)
     distinct = [float(torch.log2(torch.tensor(float(len(torch.unique(column)))))) for column in codes.T]
     joint = _entropy_bits(torch.unique(codes, dim=0, return_inverse=True)[1])
     pooled = _entropy_bits(codes.flatten())
@@ -157,25 +315,34 @@ def bits_per_image(bits_of):
                      "levels and frequencies, so take the entropy of each column (dim 0) and add them up"),
         (joint, "you counted each whole code (a row) as one symbol: with 1,000 images that estimate can never "
                 "exceed log2(1000) bits and says little; code each number (column) separately and add their bits"),
+        (sum(_column_entropies(codes, lambda counts, n: counts / codes.shape[1])),
+         "your shares p divide the counts by k, the number of code numbers: divide by N, the number of codes (rows)"),
+        (sum(_column_entropies(codes, lambda counts, n: counts * n)), "your shares p multiply the counts by N: "
+                                                                      "divide them by N, so that they add up to 1"),
+        (0.0, "your function returns 0 bits for columns that are not constant: the columns' entropies never reach "
+              "the total (does the loop run over the columns, codes.T, and add each entropy to the total?)"),
     ], rtol=1e-3)
-    raise Mistake(f"these 1,000 codes have columns of known entropy, 0 + 1 + 1.75 + 3 = 5.75 bits per image; yours "
-                  f"gave {returned:.4g}. For each column, p = how often each distinct value occurs / N.")
+    offset = returned - 5.75
+    if close(offset, round(offset), rtol=0, atol=1e-6):
+        raise Mistake(f"your total is {returned:.4g}, exactly {offset:+.0f} from the sum of the columns' entropies "
+                      "(5.75): it started at a value other than 0.0.")
 
 
 def _statistics_differ():
     """Training codes and test codes whose means and spreads differ, a dead unit (always 0 in training, not in the
-    test codes) and a unit on a scale of thousands."""
+    test codes), a unit on a scale of thousands and one whose spread is far below 1."""
     generator = torch.Generator().manual_seed(5)
-    train = torch.randn(300, 4, generator=generator) * torch.tensor([1.0, 3.0, 1.0, 2000.0]) + torch.tensor(
-        [0.5, -2.0, 0.0, 5000.0])
-    test = torch.randn(100, 4, generator=generator) * torch.tensor([2.0, 1.0, 1.0, 500.0]) + torch.tensor(
-        [1.5, 0.0, 0.0, 4000.0])
+    train = torch.randn(300, 5, generator=generator) * torch.tensor([1.0, 3.0, 1.0, 2000.0, 0.05]) + torch.tensor(
+        [0.5, -2.0, 0.0, 5000.0, 0.3])
+    test = torch.randn(100, 5, generator=generator) * torch.tensor([2.0, 1.0, 1.0, 500.0, 0.1]) + torch.tensor(
+        [1.5, 0.0, 0.0, 4000.0, 0.2])
     train[:, 2] = 0.0  # a dead unit on the training codes
     test[:, 2] = torch.rand(100, generator=generator)
     return train, test
 
 
 _LOOSE = {"rtol": 5e-3, "atol": 1e-3}  # the standard deviation with N or N − 1 in its denominator: both are fine
+_DEAD = 2  # the column of the dead unit
 
 
 def _standardised(train, test):
@@ -184,44 +351,77 @@ def _standardised(train, test):
     return (train - mean) / std, (test - mean) / std
 
 
+def _standardising_slips(codes, train, test):
+    """[(what a usual slip makes of ``codes`` (the training or the test codes), hint)], with the training codes'
+    statistics."""
+    mean, std = train.mean(dim=0), train.std(dim=0)
+    guarded = torch.where(std > 0, std, torch.ones_like(std))
+    return [
+        ((codes + mean) / guarded, "your {which} codes add the training mean instead of subtracting it: "
+                                   "(codes − mean) / std"),
+        (codes - mean / guarded, "for your {which} codes, codes − mean / std divides only the mean: Python divides "
+                                 "before it subtracts, so write (codes − mean) / std"),
+        ((codes - mean) * guarded, "your {which} codes are multiplied by the standard deviation: divide by it"),
+        ((codes - mean) / guarded ** 2, "your {which} codes are divided by the variance (std²): divide by the "
+                                        "standard deviation, std = variance ** 0.5"),
+        (torch.div(codes - mean, guarded, rounding_mode="floor"), "your standardised {which} codes are whole "
+                                                                  "numbers: // is floor division; divide with /"),
+        (codes - mean, "your {which} codes are centred but not divided by the standard deviation: a unit on a "
+                       "scale of thousands would still dominate"),
+        ((codes - mean) / torch.where(std > 1, std, torch.ones_like(std)),
+         "in your {which} codes, a code number whose standard deviation is below 1 was left undivided: replace "
+         "only a standard deviation of 0 (a dead unit) by 1"),
+    ]
+
+
+def _name_standardising_slip(got, codes, train, test, which):
+    for wrong, hint in _standardising_slips(codes, train, test):
+        if close(got, wrong, **_LOOSE):
+            raise Mistake(hint.format(which=which) + ".")
+
+
 @exercise("6", "standardising codes for a probe", 2, f"{REFERENCE}.standardise", kind="skill")
 def standardise(standardise_codes):
     train, test = _statistics_differ()
+    got_train, got_test = _standardise_checked(standardise_codes, train, test)
+    want_train, want_test = _standardised(train, test)
+    if not close(got_train, want_train, **_LOOSE):
+        _name_training_slip(got_train, train, test)
+        raise Unrecognised("the standardised training codes should have mean 0 and standard deviation 1 in each "
+                           "column (a dead column stays 0).")
+    if not close(got_test, want_test, **_LOOSE):
+        _name_test_slip(got_test, train, test, want_test)
+        raise Unrecognised("the training codes are right, the test codes not: subtract the training codes' mean and "
+                           "divide by their standard deviation.")
+    # A single test code, and codes of another width.
+    _, got_one = _standardise_checked(standardise_codes, train[:, 1:], test[:1, 1:])
+    if not close(got_one, want_test[:1, 1:], **_LOOSE):
+        raise Unrecognised("with a single test code (and 4 code numbers) your standardised test code is not the "
+                           "expected one, though it is for 100: look for what depends on the number of codes.")
+    check_follows_inputs(standardise_codes, lambda dtype, device: (train[:7].to(dtype=dtype, device=device),
+                                                                    test[:3].to(dtype=dtype, device=device)),
+                         "standardise")
+
+
+def _standardise_checked(standardise_codes, train, test):
+    """The learner's (training, test) results, checked to be two tensors shaped and typed like the codes, finite."""
     copies = train.clone(), test.clone()
     returned = standardise_codes(train, test)
     if not (torch.equal(train, copies[0]) and torch.equal(test, copies[1])):
         raise Mistake("your function changed the codes in place: return new tensors.")
     if not isinstance(returned, (tuple, list)) or len(returned) != 2 or not all(
-            isinstance(part, torch.Tensor) for part in returned):
+            isinstance(part, (torch.Tensor, np.ndarray)) for part in returned):
         raise Mistake("return two tensors, (standardised training codes, standardised test codes).")
+    for part, codes, which in ((returned[0], train, "training"), (returned[1], test, "test")):
+        _tensor_like(part, codes, f"the standardised {which} codes")
     got_train, got_test = returned
-    if got_train.shape != train.shape or got_test.shape != test.shape:
-        raise Mistake(f"each result keeps its input's shape: {tuple(train.shape)} and {tuple(test.shape)}; got "
-                      f"{tuple(got_train.shape)} and {tuple(got_test.shape)}.")
-    if got_train.isnan().any() or got_test.isnan().any() or got_train.isinf().any() or got_test.isinf().any():
+    if not (torch.isfinite(got_train).all() and torch.isfinite(got_test).all()):
         raise Mistake("some standardised values are NaN or infinite: a code number that never varies on the "
                       "training codes (a dead unit) has standard deviation 0; divide by 1 there instead.")
-    want_train, want_test = _standardised(train, test)
-    if close(got_train, want_train, **_LOOSE) and close(got_test, want_test, **_LOOSE):
-        return
-    if close(got_train, want_train, **_LOOSE):
-        own = _standardised(test, test)[1]
-        both = torch.cat([train, test])
-        pooled = _standardised(both, test)[1]
-        live = [0, 1, 3]
-        if close(got_test[:, live], want_test[:, live], **_LOOSE):
-            raise Mistake(f"the dead unit (a code number that is 0 on every training code) comes out as large as "
-                          f"{got_test[:, 2].abs().max().item():.3g} on the test codes: you divided by a tiny number; "
-                          "divide by 1 where the training standard deviation is 0 (as scikit-learn's StandardScaler "
-                          "does), so that it stays on the scale of the others.")
-        if close(got_test, own, **_LOOSE):
-            raise Mistake("the test codes were standardised with their own mean and standard deviation: that lets "
-                          "the test set shape the probe's input; use the training codes' statistics for both.")
-        if close(got_test, pooled, **_LOOSE):
-            raise Mistake("the statistics came from the training and test codes together: the test codes must not "
-                          "shape the probe; use the training codes' mean and standard deviation only.")
-        raise Mistake("the training codes are right, the test codes not: subtract the training codes' mean and "
-                      "divide by their standard deviation.")
+    return got_train, got_test
+
+
+def _name_training_slip(got_train, train, test):
     flat_mean, flat_std = train.mean(), train.std()
     if close(got_train, (train - flat_mean) / flat_std, **_LOOSE):
         raise Mistake("one mean and one standard deviation for the whole tensor: each code number (column) has its "
@@ -230,12 +430,23 @@ def standardise(standardise_codes):
     if close(got_train, rows, **_LOOSE):
         raise Mistake("you standardised each code (row) across its numbers: standardise each code number (column) "
                       "across the images, dim 0.")
-    mean = train.mean(dim=0)
-    if close(got_train, train - mean, **_LOOSE):
-        raise Mistake("the codes are centred but not divided by the standard deviation: a unit on a scale of "
-                      "thousands would still dominate.")
-    raise Mistake("the standardised training codes should have mean 0 and standard deviation 1 in each column "
-                  "(a dead column stays 0).")
+    _name_standardising_slip(got_train, train, train, test, "training")
+
+
+def _name_test_slip(got_test, train, test, want_test):
+    live = [column for column in range(train.shape[1]) if column != _DEAD]
+    if close(got_test[:, live], want_test[:, live], **_LOOSE):
+        raise Mistake(f"the dead unit (a code number that is 0 on every training code) comes out as large as "
+                      f"{got_test[:, _DEAD].abs().max().item():.3g} on the test codes: you divided by a tiny number; "
+                      "divide by 1 where the training standard deviation is 0 (as scikit-learn's StandardScaler "
+                      "does), so that it stays on the scale of the others.")
+    if close(got_test, _standardised(test, test)[1], **_LOOSE):
+        raise Mistake("the test codes were standardised with their own mean and standard deviation: that lets "
+                      "the test set shape the probe's input; use the training codes' statistics for both.")
+    if close(got_test, _standardised(torch.cat([train, test]), test)[1], **_LOOSE):
+        raise Mistake("the statistics came from the training and test codes together: the test codes must not "
+                      "shape the probe; use the training codes' mean and standard deviation only.")
+    _name_standardising_slip(got_test, test, train, test, "test")
 
 
 # The design task: a compressor on a budget of bits, trained by the check for a fixed number of steps on the same

@@ -1,9 +1,10 @@
-"""Hidden checks for notebook 07 (utils/checks_anomaly.py). The public checks take thresholds at rates 0.05 and 0.2
-of 1,000 scores, precision and recall at thresholds that equal no score, the AUC of 300 float32 scores, the designed
-detector on batches of 1,000 and 4 images, tabular models of 30 and 13 features without counting their parameters:
-here rates 0, 0.3 and 1 on small sets, a threshold equal to a score, a batch of one, float64 scores that float32
-would tie, a single anomaly and all scores equal, the detector on one and three images, and the prescribed layout
-at other sizes."""
+"""Hidden checks for notebook 07 (utils/checks_anomaly.py). The public checks take thresholds at rates 0.01, 0.05 and
+0.2 of 1,000 float32 scores and 0.3 of 7, precision and recall of float32 scores (a threshold equal to some of them
+included), the AUC of 300 and of 5 float32 scores, the designed detector on batches of 1,000 and 4 images, and tabular
+models of 30 and 13 features (their layers' sizes included): here rates 0 and 1 and float64 scores, a batch of one,
+float64 scores that float32 would tie (for precision and recall, and for the AUC), a single anomaly and all scores
+equal, the detector on one and three images, and the prescribed layout at other sizes, on a batch of one row, with
+codes that can be negative."""
 import torch
 from torch import nn
 
@@ -36,6 +37,9 @@ def precision_recall(measure):
         (torch.tensor([0.9]), torch.tensor([True]), 0.5, "with a single score"),
         (torch.tensor([0.3, 0.6, 0.2, 0.8, 0.7], dtype=torch.float64),
          torch.tensor([0, 1, 1, 0, 1], dtype=torch.bool), 0.65, "with float64 scores"),
+        (0.5 + torch.tensor([-2e-10, 1e-10, 3e-10, -1e-10, 2e-10], dtype=torch.float64),
+         torch.tensor([0, 1, 0, 0, 1], dtype=torch.bool), 0.5 + 5e-11,
+         "with float64 scores that differ from the threshold only in their tenth decimal"),
     ]
     for scores, is_anomaly, threshold, case in cases:
         copies = scores.clone(), is_anomaly.clone()

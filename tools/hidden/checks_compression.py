@@ -1,7 +1,8 @@
-"""Hidden checks for notebook 08 (utils/checks_compression.py). The public checks take quantisation at 1, 2, 3, 5 and
-8 bits, the bits of 1,000 float32 codes of 4 numbers, the designed compressor on batches of 4 and 1,000 images, and
-standardisation of 300 and 100 codes of 4 numbers: here 4, 6 and 10 bits, the code of one image, a single column and
-float64 codes, the compressor on one and three images, and a dead unit at a value other than 0."""
+"""Hidden checks for notebook 08 (utils/checks_compression.py). The public checks take quantisation at 1, 2, 3, 5, 8
+and 12 bits of 500 codes and at 4 bits of a single code, the bits of 1,000 float32 codes of 4 numbers and of a single
+float64 code, the designed compressor on batches of 4 and 1,000 images, and standardisation of 300 and 100 codes of 5
+numbers (a dead unit at 0) and of a single test code: here 4, 6 and 10 bits with codes far outside the range, a
+single column and float64 codes, the compressor on one and three images, and a dead unit at a value other than 0."""
 import torch
 
 from utils.checks import Mistake
