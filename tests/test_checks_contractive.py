@@ -32,6 +32,17 @@ WRONG_CLOSED_FORMS = {
     "detached Jacobian": (lambda x, w, b: closed_form(x, w, b, detach=True), "detached"),
     "a float": (lambda x, w, b: closed_form(x, w, b).item(), "one-number tensor"),
     "one value per image": (lambda x, w, b: closed_form(x, w, b, reduce="none"), "one number"),
+    "bias subtracted": (lambda x, w, b: closed_form(x, w, -b), "bias is subtracted"),
+    "h(1 + h)": (lambda x, w, b: closed_form(x, w, b, slope=lambda h: h * (1 + h)), "not h(1 + h)"),
+    "doubled, not squared": (lambda x, w, b: ((torch.sigmoid(x @ w.T + b) * (1 - torch.sigmoid(x @ w.T + b))) * 2
+                                              @ w.pow(2).sum(dim=1)).mean(), "doubled"),
+    "weights not squared": (lambda x, w, b: ((torch.sigmoid(x @ w.T + b) * (1 - torch.sigmoid(x @ w.T + b))) ** 2
+                                             @ w.sum(dim=1)).mean(), "weights are not squared"),
+    "weights cubed": (lambda x, w, b: ((torch.sigmoid(x @ w.T + b) * (1 - torch.sigmoid(x @ w.T + b))) ** 2
+                                       @ w.pow(3).abs().sum(dim=1)).mean(), "doubling every weight"),
+    "slope cubed": (lambda x, w, b: closed_form(x, w, b, slope_power=3), "factor from h is off"),
+    "mean of every entry": (lambda x, w, b: closed_form(x, w, b) / (w.shape[0] * w.shape[1]), "every entry"),
+    "float32 inside": (lambda x, w, b: closed_form(x.float(), w.float(), b.float()), "with float64 inputs"),
 }
 
 
@@ -46,7 +57,16 @@ def test_closed_form_written_another_way_passes():
         jacobians = (h * (1 - h)).unsqueeze(2) * weight.unsqueeze(0)  # (N, H, D)
         return jacobians.pow(2).sum(dim=(1, 2)).mean()
 
-    assert_accepted(check.sigmoid_jacobian_penalty, penalty)
+    def with_einsum(x, weight, bias):  # Σ_j (h_j(1 − h_j))² Σ_i W_ji² as one einsum
+        h = torch.sigmoid(x @ weight.T + bias)
+        return torch.einsum("nj,ji->", (h * (1 - h)) ** 2, weight ** 2) / len(x)
+
+    def with_torch_func(x, weight, bias):  # each image's Jacobian from jacrev, its squared entries summed
+        jacobians = vmap(jacrev(lambda v: torch.sigmoid(F.linear(v, weight, bias))))(x)
+        return jacobians.pow(2).sum(dim=(1, 2)).mean()
+
+    for candidate in (penalty, with_einsum, with_torch_func):
+        assert_accepted(check.sigmoid_jacobian_penalty, candidate)
 
 
 def general(encoder, x, reduce="mean", root=False, detach=False, sign=1):
@@ -68,6 +88,12 @@ WRONG_GENERAL = {
     "detached Jacobian": (lambda e, x: general(e, x, detach=True), "detached"),
     "under no_grad": (lambda e, x: torch.no_grad()(general)(e, x), "detached"),
     "a different function": (first_layer_only, "a different function"),
+    "entries not squared": (lambda e, x: vmap(jacrev(lambda one: e(one[None])[0]))(x).flatten(1).sum(1).mean(),
+                            "without being squared"),
+    "averaged over the pixels": (lambda e, x: vmap(jacrev(lambda one: e(one[None])[0]))(x).pow(2).flatten(2)
+                                 .sum(1).mean(), "averaged over the inputs"),
+    "summed over the images": (lambda e, x: vmap(jacrev(lambda one: e(one[None])[0]))(x).pow(2).flatten(1)
+                               .sum(0).mean(), "summed over the images and averaged"),
 }
 
 
@@ -81,7 +107,15 @@ def test_general_penalty_written_another_way_passes():
         jacobian = jacrev(encoder)(x)  # (N, H, N, *image shape)
         return jacobian.pow(2).sum() / len(x)
 
-    assert_accepted(check.jacobian_penalty, penalty)
+    def with_jacfwd(encoder, x):  # forward mode: the same Jacobians
+        return vmap(torch.func.jacfwd(lambda one: encoder(one[None])[0]))(x).pow(2).flatten(1).sum(1).mean()
+
+    def one_image_at_a_time(encoder, x):  # torch.autograd.functional, kept in the graph
+        return torch.stack([torch.autograd.functional.jacobian(lambda one: encoder(one[None])[0], image,
+                                                               create_graph=True).pow(2).sum() for image in x]).mean()
+
+    for candidate in (penalty, with_jacfwd, one_image_at_a_time):
+        assert_accepted(check.jacobian_penalty, candidate)
 
 
 def loss_with(on="encoder", sign=1, use_lam=True, reduce="mean", detach=False, mse_reduction="mean"):
@@ -107,6 +141,10 @@ WRONG_LOSSES = {
     "summed squared errors": (loss_with(mse_reduction="sum"), "summed the squared errors"),
     "detached penalty": (loss_with(detach=True), "detached"),
     "penalty missing": (lambda m, x, lam: F.mse_loss(m(x), x), "missing"),
+    "the notebook's lambda": (lambda m, x, lam: loss_with()(m, x, 1e-3), "LAMBDA"),
+    "penalty divided by lam": (lambda m, x, lam: F.mse_loss(m(x), x) + lam / reference.sigmoid_jacobian_penalty(
+        x.flatten(1), m.encoder[1].weight, m.encoder[1].bias), "with lam = 0 your loss"),
+    "float32 at the end": (lambda m, x, lam: loss_with()(m, x, lam).float(), "with float64 inputs"),
 }
 
 
@@ -119,7 +157,14 @@ def test_loss_through_torch_func_passes():
     def loss(model, images, lam):  # the general penalty: slower, same value
         return F.mse_loss(model(images), images) + lam * general(model.encoder, images)
 
+    def summed_then_divided(model, images, lam):  # the penalty's sum over the batch divided by the batch size
+        layer = model.encoder[1]
+        h = model.encoder(images)
+        penalty = torch.sum((h * (1 - h)) ** 2 * layer.weight.pow(2).sum(dim=1)) / images.shape[0]
+        return ((model.decoder(h) - images) ** 2).mean() + lam * penalty
+
     assert_accepted(check.contractive_loss, loss)
+    assert_accepted(check.contractive_loss, summed_then_divided)
 
 
 @pytest.mark.parametrize("name", ["sin_layer_jacobians", "sigmoid_jacobian_penalty", "jacobian_penalty",
@@ -149,6 +194,11 @@ WRONG_TOY_JACOBIANS = {
                                           jacrev(lambda v: torch.sin(v @ w.T))(x)), "wrap it in torch.func.vmap"),
     "one Jacobian for the batch": (with_hand(lambda x, w: torch.cos(w @ x[0])[:, None] * w), "one Jacobian"),
     "one tensor returned": (lambda x, w: torch.cos(x @ w.T)[:, :, None] * w, "return two tensors"),
+    "divided by W": (with_hand(lambda x, w: torch.cos(x @ w.T)[:, :, None] / w), "divided by W_ji"),
+    "squeezed": (lambda x, w: toy_jacobians_squeezing(x, w), "squeeze"),
+    "float32 by hand": (with_hand(lambda x, w: (torch.cos(x @ w.T)[:, :, None] * w).float()), "with float64 inputs"),
+    "ones made on the CPU": (with_hand(lambda x, w: torch.cos(x @ w.T)[:, :, None] * w * torch.ones(w.shape)),
+                             "made on the CPU"),
 }
 
 
@@ -165,8 +215,13 @@ def test_toy_jacobians_written_other_ways_pass():
     def with_diag_embed(x, weight):  # diag(cos(a)) W, as a batched matrix product
         return torch.diag_embed(torch.cos(x @ weight.T)) @ weight, by_jacrev(x, weight)
 
-    assert_accepted(check.sin_layer_jacobians, with_einsum_and_a_loop)
-    assert_accepted(check.sin_layer_jacobians, with_diag_embed)
+    def with_autograd_functional(x, weight):  # torch.autograd.functional.jacobian, one row at a time
+        by_hand = torch.cos(x @ weight.T).unsqueeze(-1) * weight.unsqueeze(0)
+        f = lambda v: torch.sin(weight @ v)  # noqa: E731
+        return by_hand, torch.stack([torch.autograd.functional.jacobian(f, row) for row in x])
+
+    for candidate in (with_einsum_and_a_loop, with_diag_embed, with_autograd_functional):
+        assert_accepted(check.sin_layer_jacobians, candidate)
 
 
 # Exercise 5: the prediction about the denoising autoencoder's Jacobian.
@@ -200,6 +255,14 @@ WRONG_MOVEMENTS = {
     "averaged over the images": (lambda m, x, s: movement(m, x, s, reduce="mean"), "averaged over the images"),
     "slope not squared": (lambda m, x, s: movement(m, x, s, slope_power=1), "must be squared"),
     "a list of floats": (lambda m, x, s: movement(m, x, s).tolist(), "not a list"),
+    "squeezed": (lambda m, x, s: movement_squeezing(m, x, s), "squeeze"),
+    "sigma squared times the norm": (lambda m, x, s: s * movement(m, x, s), "doubling sigma"),
+    "sigma divided by the norm": (lambda m, x, s: s / movement(m, x, 1.0), "doubling every weight"),
+    "bias subtracted": (lambda m, x, s: s * ((lambda h: ((h * (1 - h)) ** 2 @ m.encoder[1].weight.pow(2).sum(1))
+                                             .sqrt())(torch.sigmoid(x.flatten(1) @ m.encoder[1].weight.T
+                                                                    - m.encoder[1].bias))), "bias is subtracted"),
+    "a new tensor from floats": (lambda m, x, s: torch.tensor([value.item() for value in movement(m, x, s)]),
+                                 "with float64 inputs"),
 }
 
 
@@ -251,7 +314,9 @@ WRONG_DIRECTIONS = {
     "flat directions": (lambda e, x, k: (torch.linalg.svdvals(jacobian_at(e, x)),
                                          torch.linalg.svd(jacobian_at(e, x), full_matrices=False)[2][:k]),
                         "directions has shape"),
-    "rows of J": (directions_with(vectors_of=lambda vh, k: vh[:k] + 0.5), "not the top right singular vectors"),
+    "not unit vectors": (directions_with(vectors_of=lambda vh, k: vh[:k] + 0.5), "lengths"),
+    "rows of J": (lambda e, x, k: (torch.linalg.svdvals(jacobian_at(e, x)),
+                                   jacobian_at(e, x)[:k].reshape(k, *x.shape)), "rows of the Jacobian"),
 }
 
 
@@ -272,8 +337,12 @@ def test_directions_computed_other_ways_pass():
         values = eigenvalues.flip(0)[:count].clamp(min=0).sqrt()
         return values, -eigenvectors.flip(1)[:, :k].T.reshape(k, *image.shape)  # signs are arbitrary
 
-    assert_accepted(check.sensitive_directions, with_torch_svd)
-    assert_accepted(check.sensitive_directions, with_eigh)
+    def with_svdvals_and_jacfwd(encoder, image, k):  # forward-mode Jacobian, the values from svdvals
+        jacobian = torch.func.jacfwd(lambda one: encoder(one[None])[0])(image).reshape(-1, image.numel())
+        return torch.linalg.svdvals(jacobian), torch.linalg.svd(jacobian).Vh[:k].view(k, *image.shape)
+
+    for candidate in (with_torch_svd, with_eigh, with_svdvals_and_jacfwd):
+        assert_accepted(check.sensitive_directions, candidate)
 
 
 def directions_through_the_code_gram(encoder, image, k):  # as many values as code units, not min(H, pixels)
@@ -327,10 +396,34 @@ def test_another_design_that_meets_the_targets_passes():
     assert_accepted(check.design_contractive_autoencoder, wider_and_written_out)
 
 
-HIDDEN_CATCHES = {"sin_layer_jacobians": [toy_jacobians_squeezing],
-                  "predicted_code_movement": [movement_squeezing],
-                  "sensitive_directions": [directions_through_the_code_gram]}
+def contractive_loss_with_exp_slope(model, images, lam):  # σ'(a) = e^(−a) / (1 + e^(−a))²: inf / inf when a ≪ 0
+    layer = model.encoder[1]
+    a = images.flatten(1) @ layer.weight.T + layer.bias
+    slope = torch.exp(-a) / (1 + torch.exp(-a)) ** 2
+    return F.mse_loss(model(images), images) + lam * (slope ** 2 @ layer.weight.pow(2).sum(dim=1)).mean()
+
+
+def penalty_with_exp_slope(x, weight, bias):  # σ'(a) = e^(−a) / (1 + e^(−a))², which overflows when a ≪ 0
+    a = x @ weight.T + bias
+    slope = torch.exp(-a) / (1 + torch.exp(-a)) ** 2
+    return (slope ** 2 @ weight.pow(2).sum(dim=1)).mean()
+
+
+def penalty_over_image_dims(encoder, images):  # sums over the dimensions of (N, H, 1, 28, 28): images only
+    jacobians = vmap(jacrev(lambda image: encoder(image[None])[0]))(images)
+    return jacobians.pow(2).sum(dim=(1, 2, 3, 4)).mean()
+
+
+HIDDEN_CATCHES = {"contractive_loss": [contractive_loss_with_exp_slope],
+                  "sensitive_directions": [directions_through_the_code_gram],
+                  "sigmoid_jacobian_penalty": [penalty_with_exp_slope], "jacobian_penalty": [penalty_over_image_dims]}
 NO_HIDDEN_MISTAKE_FOUND = {
+    "sin_layer_jacobians": "the public check now probes a single vector, one output and float64 besides 4 vectors; "
+                           "the hidden one adds float32, where no plausible answer that passes the public check "
+                           "went wrong",
+    "predicted_code_movement": "the public check now probes a batch of one, another sigma, float64 and the device; "
+                               "the hidden one adds 7 units, sigma 1 and float32, where no plausible answer that "
+                               "passes the public check went wrong",
     "design_contractive_autoencoder": "the hidden check retrains the design from another seed on the next 2,048 "
                                       "training images; a λ tuned to the public window's edge measures nearly the "
                                       "same there (mean ||J||² 2.93 and 2.98 at λ = 1.55e-3 with 256 units), too "

@@ -465,7 +465,7 @@ def pca_columns_of_vh(train_images, test_images, k):  # the classic transpose sl
     (pca_k_typed_in, "kept 32 components instead of k = 12"),
     (pca_squeezing, "a batch of one must work too"),
     (pca_in_float64, "returned torch.float64 for torch.float32 images"),
-    (pca_mean_from_numpy, "copies the data between the inputs' device and the CPU"),
+    (pca_mean_from_numpy, "calls .numpy() on a tensor, which fails when the tensor is on a GPU"),
 ])
 def test_wrong_pca_is_named(reconstruct, hint):
     assert_rejected(check.pca_reconstruction, reconstruct, hint)

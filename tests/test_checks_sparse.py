@@ -32,6 +32,35 @@ WRONG_PENALTIES = {
     "one value per unit": (lambda h, rho: kl(rho, clamped_mean(h)), "one number"),
     "no clamp": (lambda h, rho: kl(rho, h.mean(dim=0)).sum(), "log(0)"),
     "clamp too wide": (lambda h, rho: kl(rho, h.mean(dim=0).clamp(0.01, 0.99)).sum(), "near the edges"),
+    # Typos inside the formula, each named by what it changes.
+    "second term subtracted": (lambda h, rho: (rho * torch.log(rho / clamped_mean(h))
+                                               - (1 - rho) * torch.log((1 - rho) / (1 - clamped_mean(h)))).sum(),
+                               "second term has the wrong sign"),
+    "a product inside the log": (lambda h, rho: (rho * torch.log(rho * clamped_mean(h))
+                                                 + (1 - rho) * torch.log((1 - rho) / (1 - clamped_mean(h)))).sum(),
+                                 "multiplied by ρ̂_j"),
+    "1 + rho for the weight": (lambda h, rho: (rho * torch.log(rho / clamped_mean(h))
+                                               + (1 + rho) * torch.log((1 - rho) / (1 - clamped_mean(h)))).sum(),
+                               "weighted by 1.1"),
+    "1 + rho_hat under the log": (lambda h, rho: (rho * torch.log(rho / clamped_mean(h))
+                                                  + (1 - rho) * torch.log((1 - rho) / (1 + clamped_mean(h)))).sum(),
+                                  "1 + ρ̂_j"),
+    "weight 1 - rho written 2 - rho": (lambda h, rho: (rho * torch.log(rho / clamped_mean(h))
+                                                       + (2 - rho) * torch.log((1 - rho) / (1 - clamped_mean(h)))
+                                                       ).sum(), "weighted by 1.9"),
+    "1 + rho on top of the second log": (lambda h, rho: (rho * torch.log(rho / clamped_mean(h))
+                                                         + (1 - rho) * torch.log((1 + rho) / (1 - clamped_mean(h)))
+                                                         ).sum(), "should cost 0"),
+    "rho - 1 on top of the second log": (lambda h, rho: (rho * torch.log(rho / clamped_mean(h))
+                                                         + (1 - rho) * torch.log((rho - 1) / (1 - clamped_mean(h)))
+                                                         ).sum(), "NaN"),
+    "clamp's bounds swapped": (lambda h, rho: kl(rho, h.mean(dim=0).clamp(1 - 1e-6, 1e-6)).sum(), "does not change"),
+    "0.9 written for 1 - rho": (lambda h, rho: (rho * torch.log(rho / clamped_mean(h))
+                                                + 0.9 * torch.log(0.9 / (1 - clamped_mean(h)))).sum(), "0.9"),
+    "squeezed": (lambda h, rho: kl(rho, h.squeeze().mean(0).clamp(1e-6, 1 - 1e-6)).sum(), "squeeze"),
+    "float32 inside": (lambda h, rho: kl(rho, clamped_mean(h.float())).sum(), "with float64 inputs"),
+    "rho as a CPU vector": (lambda h, rho: kl(torch.full((h.shape[1],), rho), clamped_mean(h)).sum(),
+                            "made on the CPU"),
 }
 
 
@@ -40,13 +69,40 @@ def test_wrong_penalties_are_named(mistake):
     assert_rejected(check.kl_sparsity, *WRONG_PENALTIES[mistake])
 
 
+def test_a_penalty_the_check_cannot_name_restates_the_formula():
+    def powers(hidden, rho):  # ρ ** log(...): no slip a learner makes, so only the formula can be restated
+        rho_hat = clamped_mean(hidden)
+        return (rho ** torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+
+    assert_rejected(check.kl_sparsity, powers, "expected", named=False)
+
+
 def test_penalty_written_another_way_passes():
     def penalty(hidden, rho):  # torch.distributions' Bernoulli KL, one term per unit
         rho_hat = hidden.mean(dim=0).clamp(1e-6, 1 - 1e-6)
         target = torch.distributions.Bernoulli(probs=torch.full_like(rho_hat, rho))
         return torch.distributions.kl_divergence(target, torch.distributions.Bernoulli(probs=rho_hat)).sum()
 
-    assert_accepted(check.kl_sparsity, penalty)
+    def keras_style(hidden, rho):  # the Keras blogs' version: an epsilon inside the logs instead of a clamp
+        rho_hat = torch.mean(hidden, dim=0)
+        eps = 1e-10
+        return torch.sum(rho * torch.log(rho / (rho_hat + eps))
+                         + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat + eps)))
+
+    def with_kl_div(hidden, rho):  # F.kl_div(log q, p) sums p (log p - log q) over the two outcomes of each unit
+        rho_hat = hidden.mean(dim=0).clamp(1e-6, 1 - 1e-6)
+        q = torch.stack([rho_hat, 1 - rho_hat])
+        return F.kl_div(q.log(), torch.stack([torch.full_like(rho_hat, rho), 1 - torch.full_like(rho_hat, rho)]),
+                        reduction="sum")
+
+    def with_xlogy_in_float64(hidden, rho):  # computed in float64 and brought back to the input's dtype
+        rho_hat = hidden.double().mean(dim=0).clamp(1e-6, 1 - 1e-6)
+        rho = torch.tensor(rho, dtype=torch.float64, device=hidden.device)
+        value = torch.xlogy(rho, rho / rho_hat) + torch.xlogy(1 - rho, (1 - rho) / (1 - rho_hat))
+        return value.sum().to(hidden.dtype)
+
+    for candidate in (penalty, keras_style, with_kl_div, with_xlogy_in_float64):
+        assert_accepted(check.kl_sparsity, candidate)
 
 
 def loss_with(penalty_on="hidden", sign=1, use_beta=True, reduction="mean", detach=False):
@@ -68,6 +124,12 @@ WRONG_LOSSES = {
     "detached activations": (loss_with(detach=True), "detached"),
     "penalty missing": (lambda m, x, beta, rho: F.mse_loss(m(x), x), "missing"),
     "a float": (lambda m, x, beta, rho: loss_with()(m, x, beta, rho).item(), "not a float"),
+    "the notebook's rho": (lambda m, x, beta, rho: reference.sparse_loss(m, x, beta, 0.1), "notebook's RHO"),
+    "squeezed": (lambda m, x, beta, rho: F.mse_loss(m(x), x) + beta * reference.kl_sparsity(m.encoder(x).squeeze(),
+                                                                                         rho), "squeeze"),
+    "penalty divided by beta": (lambda m, x, beta, rho: F.mse_loss(m(x), x) + beta / reference.kl_sparsity(
+        m.encoder(x), rho), "with beta = 0 your loss"),
+    "float32 at the end": (lambda m, x, beta, rho: reference.sparse_loss(m, x, beta, rho).float(), "float64 inputs"),
 }
 
 
@@ -82,7 +144,11 @@ def test_loss_written_another_way_passes():
         squared = (model.decoder(hidden) - images).pow(2)
         return squared.sum() / squared.numel() + reference.kl_sparsity(hidden, rho) * beta
 
+    def with_the_forward_pass(model, images, beta, rho):  # the reconstruction from model(images): the same numbers
+        return F.mse_loss(model(images), images) + beta * reference.kl_sparsity(model.encoder(images), rho)
+
     assert_accepted(check.sparse_loss, loss)
+    assert_accepted(check.sparse_loss, with_the_forward_pass)
 
 
 def scaled(rows):
@@ -97,6 +163,11 @@ WRONG_FEATURES = {
                             .detach().view(-1, 1, 28, 28), "scale each feature"),
     "inverted": (lambda layer: 1 - scaled(layer.weight.detach()).view(-1, 1, 28, 28), "inverted"),
     "flat": (lambda layer: scaled(layer.weight.detach()), "shape (900, 1, 28, 28)"),
+    "squeezed": (lambda layer: scaled(layer.weight.detach()).squeeze().unflatten(-1, (1, 28, 28)), "squeeze"),
+    "float32": (lambda layer: scaled(layer.weight.detach().float()).view(-1, 1, 28, 28), "with float64 inputs"),
+    "one global minimum": (lambda layer: ((layer.weight - layer.weight.min())
+                                          / (layer.weight.max(1, keepdim=True).values - layer.weight.min()))
+                           .detach().view(-1, 1, 28, 28), "do not each run from 0 to 1"),
 }
 
 
@@ -110,7 +181,13 @@ def test_feature_images_written_another_way_pass():
         rows = [(row - row.min()) / (row.max() - row.min()) for row in layer.weight.detach()]
         return torch.stack(rows).unflatten(1, (1, 28, 28))
 
+    def with_aminmax_on_the_cpu(layer):  # for matplotlib: on the CPU, whatever the layer's device
+        weights = layer.weight.detach().cpu()
+        low, high = torch.aminmax(weights, dim=1, keepdim=True)
+        return ((weights - low) / (high - low)).reshape(len(weights), 1, 28, 28)
+
     assert_accepted(check.feature_images, features)
+    assert_accepted(check.feature_images, with_aminmax_on_the_cpu)
 
 
 @pytest.mark.parametrize("name", ["kl_sparsity", "sparse_loss", "activity_summary", "predicted_effect_of_beta",
@@ -152,6 +229,14 @@ WRONG_SUMMARIES = {
     "threshold fixed at 0.5": (summary_with(threshold=0.5), "threshold 0.0"),
     "changes hidden": (summary_in_place, "in place"),
     "two things": (lambda hidden, t: summary_with()(hidden, t)[:2], "three things"),
+    "below the threshold": (lambda hidden, t: (hidden.mean(0), (hidden < t).sum(1).float().mean().item(),
+                                               int((~(hidden > t).any(0)).sum())), "below the threshold"),
+    "dead images": (lambda hidden, t: (hidden.mean(0), (hidden > t).sum(1).float().mean().item(),
+                                       int((~(hidden > t).any(1)).sum())), "images in which no unit is active"),
+    "squeezed": (lambda hidden, t: summary_with()(hidden.squeeze(), t) if len(hidden) > 1 else
+                 (hidden.squeeze().mean(0),) + summary_with()(hidden, t)[1:], "squeeze"),
+    "rho_hat in float32": (lambda hidden, t: (hidden.float().mean(0),) + summary_with()(hidden, t)[1:],
+                           "with float64 inputs"),
 }
 
 
@@ -220,6 +305,10 @@ WRONG_TOP_K = {
     "k fixed": (lambda h, k: reference.keep_top_k(h, 3), "exactly 1 non-zero"),
     "in place": (top_k_in_place, "in place"),
     "indices returned": (lambda h, k: h.topk(k, dim=1).indices, "shaped like hidden"),
+    "float32 zeros": (lambda h, k: torch.zeros(h.shape).scatter(1, h.topk(k, dim=1).indices, h.topk(k, dim=1).values),
+                      "with float64 inputs"),
+    "zeros on the CPU": (lambda h, k: torch.zeros(h.shape, dtype=h.dtype).scatter(1, h.topk(k, dim=1).indices,
+                                                                              h.topk(k, dim=1).values), "on the CPU"),
 }
 
 
@@ -238,8 +327,16 @@ def test_top_k_written_other_ways_pass():
         mask = torch.zeros_like(hidden, dtype=torch.bool).scatter(1, order, True)
         return hidden * mask
 
-    assert_accepted(check.keep_top_k, threshold_at_kth)
-    assert_accepted(check.keep_top_k, by_sorting)
+    def masked_fill(hidden, k):  # everything below the k-th largest of its row set to 0
+        kth = hidden.topk(k, dim=1).values[:, -1:]
+        return hidden.masked_fill(hidden < kth, 0.0)
+
+    def with_one_hot(hidden, k):  # a 0/1 mask from the indices
+        indices = hidden.topk(k, dim=1).indices
+        return hidden * F.one_hot(indices, hidden.shape[1]).sum(dim=1).to(hidden.dtype)
+
+    for candidate in (threshold_at_kth, by_sorting, masked_fill, with_one_hot):
+        assert_accepted(check.keep_top_k, candidate)
 
 
 # Exercise 7: the L1 penalty.
@@ -270,6 +367,12 @@ WRONG_L1 = {
     "F.l1_loss against zeros": (lambda m, x, w: F.mse_loss(m(x), x) + w * F.l1_loss(m.encoder(x),
                                 torch.zeros_like(m.encoder(x))), "averaged |h_j| over the units"),
     "a float": (lambda m, x, w: l1_with()(m, x, w).item(), "not a float"),
+    "the notebook's weight": (lambda m, x, w: l1_with()(m, x, 1e-4), "L1_WEIGHT"),
+    "summed over the images": (lambda m, x, w: F.mse_loss(m(x), x) + w * m.encoder(x).abs().sum(dim=0).mean(),
+                               "dim 0"),
+    "divided by the weight": (lambda m, x, w: F.mse_loss(m(x), x) + w / m.encoder(x).abs().sum(dim=1).mean(),
+                              "with weight = 0"),
+    "float32 at the end": (lambda m, x, w: l1_with()(m, x, w).float(), "with float64 inputs"),
 }
 
 
@@ -288,8 +391,13 @@ def test_l1_losses_written_other_ways_pass():
         recon = model.decoder(hidden)
         return ((recon - images) ** 2).mean() + weight * hidden.abs().sum() / len(images)
 
-    assert_accepted(check.l1_sparse_loss, with_norm)
-    assert_accepted(check.l1_sparse_loss, summed_then_divided)
+    def with_einsum(model, images, weight):  # Σ_j |h_j| per image as an einsum with a vector of ones
+        hidden = model.encoder(images)
+        per_image = torch.einsum("nh,h->n", hidden.abs(), torch.ones_like(hidden[0]))
+        return F.mse_loss(model.decoder(hidden), images) + weight * per_image.mean()
+
+    for candidate in (with_norm, summed_then_divided, with_einsum):
+        assert_accepted(check.l1_sparse_loss, candidate)
 
 
 # Exercise 9: the design, trained and measured by the check (a few seconds each).
@@ -323,12 +431,35 @@ def test_another_passing_design():
     assert_accepted(check.sparse_design, design(512, 5e-4, 0.02))  # narrower: a stronger pull, a little blurrier
 
 
-HIDDEN_CATCHES = {
-    "activity_summary": [lambda hidden, threshold: summary_with()(hidden.squeeze(), threshold)],  # a batch of one
-    "keep_top_k": [lambda hidden, k: torch.zeros(hidden.shape).scatter(1, hidden.topk(k, dim=1).indices,
-                                                                     hidden.topk(k, dim=1).values)],  # float32 only
-}
+def kl_with_a_float32_rho(hidden, rho):  # torch.tensor(rho) is float32: a float64 penalty loses its precision
+    rho = torch.tensor(rho)
+    rho_hat = hidden.mean(dim=0).clamp(1e-6, 1 - 1e-6)
+    return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+
+
+def sparse_loss_with_an_unclamped_kl(model, images, beta, rho):  # its own KL, without kl_sparsity's clamp
+    hidden = model.encoder(images)
+    rho_hat = hidden.mean(dim=0)
+    penalty = (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+    return F.mse_loss(model.decoder(hidden), images) + beta * penalty
+
+
+def features_scaled_in_place(layer):  # detach() shares the weights' storage: the layer itself is rescaled
+    weights = layer.weight.detach()
+    weights -= weights.min(dim=1, keepdim=True).values
+    weights /= weights.max(dim=1, keepdim=True).values
+    return weights.view(-1, 1, 28, 28)
+
+
+HIDDEN_CATCHES = {"kl_sparsity": [kl_with_a_float32_rho], "sparse_loss": [sparse_loss_with_an_unclamped_kl],
+                  "feature_images": [features_scaled_in_place]}
 NO_HIDDEN_MISTAKE_FOUND = {
+    "activity_summary": "the public check now probes a batch of one, float64 and in-place changes besides the "
+                        "threshold's edge cases; the hidden one adds a single unit and a ReLU code, where no plausible "
+                        "summary that passes the public check went wrong",
+    "keep_top_k": "the public check now probes k = 1, 3 and all the units, a batch of one, 5 images of 7 units, "
+                  "float64 and the device; the hidden one adds other shapes and k, where no plausible answer that "
+                  "passes the public check went wrong",
     "l1_sparse_loss": "the public check already probes a ReLU and a linear code (where signs count), the gradient, "
                       "and every reduction slip we could think of; the hidden one adds a batch of one, float64 and "
                       "weight 0, where no plausible answer that passes the public check went wrong",

@@ -20,14 +20,25 @@ WRONG_SAMPLERS = {
     "exp(logvar) as the std": (lambda mu, logvar: mu + logvar.exp() * torch.randn_like(mu), "is the variance"),
     "logvar as sigma": (lambda mu, logvar: mu + logvar * torch.randn_like(mu), "as if it were σ"),
     "half of exp(logvar)": (lambda mu, logvar: mu + 0.5 * logvar.exp() * torch.randn_like(mu), "not half of"),
-    "uniform noise": (lambda mu, logvar: mu + (0.5 * logvar).exp() * torch.rand_like(mu), "not centred"),
+    "uniform noise": (lambda mu, logvar: mu + (0.5 * logvar).exp() * torch.rand_like(mu), "never negative"),
     "one noise value per image": (lambda mu, logvar: mu + (0.5 * logvar).exp() * torch.randn(len(mu), 1),
                                   "share one noise value"),
     "detached std": (lambda mu, logvar: mu + (0.5 * logvar).exp().detach() * torch.randn_like(mu), "a detached std"),
     "under no_grad": (lambda mu, logvar: torch.no_grad()(lambda: mu + (0.5 * logvar).exp() * torch.randn_like(mu))(),
                       "no gradient can flow"),
     "wrong shape": (lambda mu, logvar: (mu + (0.5 * logvar).exp() * torch.randn_like(mu)).sum(1), "shaped like mu"),
+    "fixed seed inside": (lambda mu, logvar: sample_with_a_fixed_seed(mu, logvar), "no torch.manual_seed"),
+    "1.5 for 0.5": (lambda mu, logvar: mu + torch.exp(1.5 * logvar) * torch.randn_like(mu), "exp(1.5 · logvar)"),
+    "a power of the noise": (lambda mu, logvar: mu + (0.5 * logvar).exp() ** torch.randn_like(mu), "never negative"),
+    "squeezed": (lambda mu, logvar: (mu + (0.5 * logvar).exp() * torch.randn_like(mu)).squeeze(), "squeeze"),
+    "noise on the CPU": (lambda mu, logvar: mu + (0.5 * logvar).exp() * torch.randn(mu.shape, dtype=mu.dtype),
+                         "made on the CPU"),
 }
+
+
+def sample_with_a_fixed_seed(mu, logvar):  # the same "random" sample on every call
+    torch.manual_seed(0)
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(logvar)
 
 
 @pytest.mark.parametrize("mistake", WRONG_SAMPLERS)
@@ -37,6 +48,24 @@ def test_wrong_reparameterisations_are_named(mistake):
 
 def test_rsample_passes():
     assert_accepted(check.reparameterize, lambda mu, logvar: Normal(mu, (0.5 * logvar).exp()).rsample())
+
+
+def test_reparameterisations_written_other_ways_pass():
+    def pytorch_example(mu, logvar):  # PyTorch's examples/vae
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn_like(std)
+        return mu + eps * std
+
+    def keras_style(mu, logvar):  # z_mean + exp(z_log_var / 2) * epsilon, epsilon of the batch's shape
+        epsilon = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device)
+        return mu + torch.exp(logvar / 2) * epsilon
+
+    def with_torch_normal(mu, logvar):  # eps from torch.normal of zeros and ones shaped like mu
+        eps = torch.normal(torch.zeros_like(mu), torch.ones_like(mu))
+        return mu + logvar.mul(0.5).exp() * eps
+
+    for candidate in (pytorch_example, keras_style, with_torch_normal):
+        assert_accepted(check.reparameterize, candidate)
 
 
 def closed_kl(mu, logvar):
@@ -52,6 +81,13 @@ WRONG_KL = {
                                        "σ was used where log σ² belongs"),
     "detached mu": (lambda mu, logvar: closed_kl(mu.detach(), logvar).sum(1).mean(), "gradient"),
     "a float": (lambda mu, logvar: closed_kl(mu, logvar).sum(1).mean().item(), "as a tensor"),
+    "+ 1 for - 1": (lambda mu, logvar: (0.5 * (mu.pow(2) + logvar.exp() + 1 - logvar)).sum(1).mean(), "the constant"),
+    "exp(logvar) subtracted": (lambda mu, logvar: (0.5 * (mu.pow(2) - logvar.exp() - 1 - logvar)).sum(1).mean(),
+                               "exp(logvar) has the weight -0.5"),
+    "1.5 for 0.5": (lambda mu, logvar: (1.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).sum(1).mean(), "3 times"),
+    "mu unsquared": (lambda mu, logvar: (0.5 * (mu + logvar.exp() - 1 - logvar)).sum(1).mean(), "mu (unsquared)"),
+    "summed over the batch, averaged over dims": (lambda mu, logvar: closed_kl(mu, logvar).sum(0).mean(), "dim 0"),
+    "float32 at the end": (lambda mu, logvar: closed_kl(mu, logvar).sum(1).mean().float(), "with float64 inputs"),
 }
 
 
@@ -64,7 +100,17 @@ def test_kl_through_torch_distributions_passes():
     def kl(mu, logvar):
         return kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(dim=1).mean()
 
-    assert_accepted(check.kl_divergence, kl)
+    def pytorch_example(mu, logvar):  # PyTorch's examples/vae sums over everything; divided by the batch here
+        return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / mu.shape[0]
+
+    def keras_style(mu, logvar):  # -0.5 * mean(sum(1 + log_var - mean² - exp(log_var), axis=-1))
+        return -0.5 * torch.mean(torch.sum(1 + logvar - torch.square(mu) - torch.exp(logvar), dim=-1))
+
+    def with_einsum(mu, logvar):  # the per-entry terms summed by an einsum
+        return torch.einsum("nk->", 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar)) / len(mu)
+
+    for candidate in (kl, pytorch_example, keras_style, with_einsum):
+        assert_accepted(check.kl_divergence, candidate)
 
 
 def elbo(recon_of=lambda r, x: F.binary_cross_entropy(r, x, reduction="sum") / len(x), sign=1, use_beta=True,
@@ -88,6 +134,19 @@ WRONG_ELBOS = {
     "beta ignored": (elbo(use_beta=False), "beta is ignored"),
     "KL missing": (elbo(with_kl=False), "missing"),
     "only the loss": (lambda *args: elbo()(*args)[0], "three things"),
+    "multiplied by the batch size": (elbo(recon_of=lambda r, x: F.binary_cross_entropy(r, x, reduction="sum") * len(x)),
+                                     "multiplied by the batch size"),
+    "floor division": (elbo(recon_of=lambda r, x: F.binary_cross_entropy(r, x, reduction="sum") // len(x)),
+                       "floor division"),
+    "KL divided by beta": (lambda x, r, mu, logvar, beta: (elbo()(x, r, mu, logvar, 1.0)[1]
+                                                           + beta / reference.kl_divergence(mu, logvar),)
+                           + elbo()(x, r, mu, logvar, beta)[1:], "with beta = 0"),
+    "beta's default 2": (lambda x, r, mu, logvar, beta=2.0: elbo()(x, r, mu, logvar, beta), "beta's default"),
+    "unclamped logs": (elbo(recon_of=lambda r, x: -(x * r.log() + (1 - x) * (1 - r).log()).flatten(1).sum(1).mean()),
+                       "exactly 0 or 1"),
+    "float32 reconstruction term": (elbo(recon_of=lambda r, x: F.binary_cross_entropy(r.float(), x.float(),
+                                                                                      reduction="sum") / len(x)),
+                                    "with float64 inputs"),
 }
 
 
@@ -98,12 +157,27 @@ def test_wrong_elbos_are_named(mistake):
 
 def test_elbo_written_by_hand_passes():
     def loss(images, reconstruction, mu, logvar, beta):
+        reconstruction = reconstruction.clamp(1e-7, 1 - 1e-7)  # log(0) where the sigmoid saturates
         log_likelihood = images * reconstruction.log() + (1 - images) * (1 - reconstruction).log()
         recon = -log_likelihood.flatten(1).sum(1).mean()
         kl = (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).sum(1).mean()
         return recon + beta * kl, recon, kl
 
-    assert_accepted(check.elbo_loss, loss)
+    def pytorch_example(images, reconstruction, mu, logvar, beta=1.0):  # examples/vae's loss, per image here
+        bce = F.binary_cross_entropy(reconstruction.view(-1, 784), images.view(-1, 784), reduction="sum")
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        n = images.size(0)
+        return (bce + beta * kld) / n, bce / n, kld / n
+
+    def with_distributions(images, reconstruction, mu, logvar, beta=1.0):  # Bernoulli log-likelihood, Normal KL
+        bernoulli = torch.distributions.Bernoulli(probs=reconstruction, validate_args=False)  # grey levels: not 0/1
+        log_px_z = bernoulli.log_prob(images).flatten(1).sum(1)
+        kl = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(torch.zeros_like(mu), torch.ones_like(mu)))
+        recon, kl = -log_px_z.mean(), kl.sum(1).mean()
+        return recon + beta * kl, recon, kl
+
+    for candidate in (loss, pytorch_example, with_distributions):
+        assert_accepted(check.elbo_loss, candidate)
 
 
 def sampler(draw=lambda n, k: torch.randn(n, k), grad=False):
@@ -127,6 +201,11 @@ WRONG_SAMPLING = {
     "with a graph": (sampler(grad=True), "torch.no_grad()"),
     "fixed seed inside": (fixed_seed, "fresh ones"),
     "decoder never called": (lambda decoder, n, k: torch.rand(n, 1, 28, 28), "never called"),
+    "codes on the CPU": (lambda decoder, n, k: torch.no_grad()(decoder)(Normal(0.0, 1.0).sample((n, k))),
+                         "made on the CPU"),
+    "shifted codes": (lambda decoder, n, k: torch.no_grad()(decoder)(torch.randn(n, k) + 0.5), "centred on"),
+    "batch dimension squeezed": (lambda decoder, n, k: torch.no_grad()(decoder)(torch.randn(
+        n, k, device=next(decoder.parameters()).device)).squeeze(0), "n = 1"),
 }
 
 
@@ -136,11 +215,18 @@ def test_wrong_samplers_are_named(mistake):
 
 
 def test_sampling_through_torch_distributions_passes():
-    def generate(decoder, n, latent_size):
+    def generate(decoder, n, latent_size):  # the prior's parameters made on the decoder's device
+        device = next(decoder.parameters()).device
+        prior = Normal(torch.zeros(latent_size, device=device), torch.ones(latent_size, device=device))
         with torch.no_grad():
-            return decoder(Normal(0.0, 1.0).sample((n, latent_size)))
+            return decoder(prior.sample((n,)))
+
+    @torch.no_grad()
+    def pytorch_example(decoder, n, latent_size):  # examples/vae: torch.randn(64, 20).to(device), then decode
+        return decoder(torch.randn(n, latent_size).to(next(decoder.parameters()).device))
 
     assert_accepted(check.sample_images, generate)
+    assert_accepted(check.sample_images, pytorch_example)
 
 
 @pytest.mark.parametrize("name", ["sample_fitted_gaussian", "reparameterize", "kl_divergence", "elbo_loss",
@@ -173,6 +259,8 @@ WRONG_FITS = {
                                                @ torch.linalg.cholesky(cov)), "where Lᵀ belongs"),
     "one code too many": (gaussian(lambda c, n, m, cov: MultivariateNormal(m, cov).sample((n + 1,))), "shape (n, K)"),
     "fixed seed inside": (fixed_seed_gaussian, "fresh ones"),
+    "float32 noise": (lambda codes, n: gaussian_from_float32_noise(codes, n), "with float64 inputs"),
+    "squeezed": (gaussian(lambda c, n, m, cov: MultivariateNormal(m, cov).sample((n,)).squeeze()), "squeeze"),
 }
 
 
@@ -191,8 +279,13 @@ def test_gaussian_fits_written_otherwise_pass():
     def by_scale_tril(codes, n):
         return MultivariateNormal(codes.mean(0), scale_tril=torch.linalg.cholesky(torch.cov(codes.T))).rsample((n,))
 
-    assert_accepted(check.sample_fitted_gaussian, by_cholesky)
-    assert_accepted(check.sample_fitted_gaussian, by_scale_tril)
+    def with_einsum(codes, n):  # the noise mixed by the Cholesky factor with an einsum, one sample per row
+        cholesky = torch.linalg.cholesky(torch.cov(codes.T))
+        return codes.mean(0) + torch.einsum("ij,nj->ni", cholesky, torch.randn(n, codes.shape[1], dtype=codes.dtype,
+                                                                               device=codes.device))
+
+    for candidate in (by_cholesky, by_scale_tril, with_einsum):
+        assert_accepted(check.sample_fitted_gaussian, candidate)
 
 
 # Exercise 5: the question.
@@ -251,10 +344,15 @@ WRONG_BOUNDS = {
     "one draw for all k": (iw_bound(draw=lambda mu, std, k: (mu + std * torch.randn_like(mu)).expand(k, *mu.shape)),
                            "all the same"),
     "σ² as the scale": (iw_bound(draw=lambda mu, std, k: mu + std ** 2 * torch.randn(k, *mu.shape)),
-                        "not draws of q(z|x)"),
+                        "times as wide"),
     "the log-weights returned": (iw_bound(average=lambda log_w, k: log_w), "shape (N,)"),
     "codes given as (k, N, K)": (decoder_given_3d, "(M, latent_size)"),
     "the forward pass": (through_forward, "model.encode(images)"),
+    "log p(z) subtracted": (iw_bound(log_weights=lambda px, pz, qz: px - pz - qz), "log p(z) is subtracted"),
+    "+ log k": (iw_bound(average=lambda log_w, k: torch.logsumexp(log_w, dim=0) + math.log(k)), "log k is added"),
+    "squeezed": (lambda model, images, k: bound_squeezed(model, images, k), "squeeze"),
+    "fixed seed inside": (lambda model, images, k: torch.manual_seed(0) and reference.importance_weighted_bound(
+        model, images, k), "two calls decoded the same codes"),
 }
 
 
@@ -310,6 +408,13 @@ WRONG_COUNTS = {
     "across the dimensions": (counting(lambda mu, logvar: mu.var(1)), "not across the dimensions"),
     "threshold ignored": (counting(lambda mu, logvar: mu.var(0), fixed_threshold=0.01), "threshold argument"),
     "the mask": (lambda model, images, threshold=0.01: model.encode(images)[0].var(0) > threshold, "one number"),
+    "below the threshold": (lambda model, images, threshold=0.01: int((model.encode(images)[0].var(0) < threshold)
+                                                                       .sum()), "below it"),
+    "at or above": (lambda model, images, threshold=0.01: int((model.encode(images)[0].var(0) >= threshold).sum()),
+                    "not >="),
+    "default 0.05": (lambda model, images, threshold=0.05: counting(lambda mu, logvar: mu.var(0))(model, images,
+                                                                                                 threshold),
+                     "default should be 0.01"),
 }
 
 
@@ -375,10 +480,37 @@ def loss_summed_over_the_batch(images, reconstruction, mu, logvar):  # PyTorch's
     return len(images) * reference.elbo_loss(images, reconstruction, mu, logvar, beta=3.5)[0]
 
 
-HIDDEN_CATCHES = {"sample_fitted_gaussian": [gaussian_from_float32_noise],
-                  "importance_weighted_bound": [bound_squeezed],
-                  "rate_limited_loss": [loss_summed_over_the_batch]}
+def sample_with_clamped_logvar(mu, logvar):  # a "stability" clamp that changes the spread outside [-10, 10]
+    return mu + torch.exp(0.5 * logvar.clamp(-10, 10)) * torch.randn_like(mu)
+
+
+def kl_with_clamped_logvar(mu, logvar):  # a "stability" clamp that changes the KL outside [-10, 10]
+    logvar = logvar.clamp(-10, 10)
+    return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).sum(dim=1).mean()
+
+
+def elbo_clamping_in_place(images, reconstruction, mu, logvar, beta=1.0):  # guards log(0) by clamp_ on the input
+    reconstruction.clamp_(1e-6, 1 - 1e-6)
+    log_likelihood = images * reconstruction.log() + (1 - images) * (1 - reconstruction).log()
+    recon = -log_likelihood.flatten(1).sum(1).mean()
+    kl = reference.kl_divergence(mu, logvar)
+    return recon + beta * kl, recon, kl
+
+
+HIDDEN_CATCHES = {"reparameterize": [sample_with_clamped_logvar],
+                  "rate_limited_loss": [loss_summed_over_the_batch],
+                  "kl_divergence": [kl_with_clamped_logvar], "elbo_loss": [elbo_clamping_in_place]}
 NO_HIDDEN_MISTAKE_FOUND = {
+    "sample_images": "the public check probes what a learner plausibly gets wrong (the decoder called, n codes of "
+                     "latent_size, the prior's mean and variance, no graph, fresh codes on every call, codes drawn on "
+                     "the decoder's device); the hidden one adds latent_size=2, n=1 and odd n, where no plausible "
+                     "answer that passes the public check went wrong",
+    "sample_fitted_gaussian": "the public check now probes n = 1, codes of 2 numbers, float64, the device and fresh "
+                              "samples; the hidden one adds 5 correlated float64 numbers, where no plausible answer "
+                              "that passes the public check went wrong",
+    "importance_weighted_bound": "the public check now probes a batch of one, k = 1 and 20, float64 and the device; "
+                                 "the hidden one adds float64 at float64's precision and fresh codes on every call, "
+                                 "where no plausible answer that passes the public check went wrong",
     "active_units": "the public check already probes the statistic (the variance of mu across images, not its "
                     "standard deviation, sampled codes, the KL or logvar), the axis and the threshold argument; the "
                     "hidden one adds float64 means with a gradient and other thresholds, and no plausible count "

@@ -35,7 +35,6 @@ import sys
 import time
 import types
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 import torch

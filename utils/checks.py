@@ -16,10 +16,12 @@ learner designs something and the check measures what it does, e.g. trains it br
 prediction or an interpretation, answered with a value rather than a function; ``@question`` declares it, and its
 explanation is shown once an answer is given, right or wrong).
 """
+import contextlib
 import copy
 import importlib
 import numbers
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -306,19 +308,36 @@ def train_briefly(model, train_images, *, steps, batch_size=128, lr=2e-3, loss_f
 _DEVICE_MISMATCH = ("expected device", "same device", "Expected all tensors")
 
 
-def check_follows_inputs(call, make_inputs, what):
+def check_follows_inputs(call, make_inputs, what, cpu_copies_allowed=True, float32_too=False):
     """Raise a Mistake unless ``call(*make_inputs(dtype, device))`` keeps its inputs' dtype and device. With float64
     inputs every floating-point tensor it returns must be float64 (float32 that a new tensor brought in, or float64
     from numpy, would break a learner's notebook later). With inputs on the meta device (a stand-in for a GPU that
     needs none: shapes and dtypes, no numbers) it must not mix in a tensor made on the CPU, and what it returns must be
     on the meta device too; nor call ``.numpy()`` on one (which fails on a GPU too). Any other error on the meta
-    device (an ``.item()``, a ``.cpu()`` round trip) proves nothing, since a GPU allows it, and is let pass. ``what`` names the function in the hint; ``call`` returns a tensor, or a tuple
+    device (an ``.item()``, a ``.cpu()`` round trip) proves nothing, since a GPU allows it, and is let pass, unless
+    ``cpu_copies_allowed`` is False: then a copy of the data to the CPU (``.cpu()``, ``.tolist()``, a tensor made
+    without device= and filled in a loop) is a mistake too, for functions that should stay in torch on the inputs'
+    device. ``what`` names the function in the hint; ``call`` returns a tensor, or a tuple
     or list of them (anything else in it is ignored)."""
-    for tensor in _tensors(call(*make_inputs(torch.float64, "cpu"))):
+    try:
+        returned = call(*make_inputs(torch.float64, "cpu"))
+    except RuntimeError as error:  # a float32 tensor made beside float64 ones breaks scatter, index_add, matmul, ...
+        if not any(word in str(error) for word in ("dtype", "Double", "Float")):
+            raise
+        raise Mistake(f"with float64 inputs, {what} raised “{str(error).strip().splitlines()[0][:120]}”: a tensor made "
+                      "without the inputs' dtype (torch.zeros(shape), torch.tensor(...)) met a float64 one. Make new "
+                      "tensors with dtype=x.dtype, or with torch.zeros_like(x), torch.randn_like(x), ...") from None
+    for tensor in _tensors(returned):
         if tensor.is_floating_point() and tensor.dtype != torch.float64:
             raise Mistake(f"with float64 inputs, {what} returned {tensor.dtype}: a tensor made without the inputs' "
                           "dtype came in. Make new tensors with dtype=x.dtype, or with torch.zeros_like(x), "
                           "torch.randn_like(x), ...")
+    if float32_too:  # where the exercise says the result keeps the inputs' dtype, float32 included
+        for tensor in _tensors(call(*make_inputs(torch.float32, "cpu"))):
+            if tensor.dtype == torch.float64:
+                raise Mistake(f"with float32 inputs, {what} returned float64: float64 crept in (a numpy array, "
+                              "torch.tensor of Python floats, .double()). Keep the inputs' dtype: .to(x.dtype), or "
+                              "make new tensors with dtype=x.dtype.")
     try:
         returned = call(*make_inputs(torch.float32, "meta"))
     except (RuntimeError, NotImplementedError, TypeError) as error:
@@ -330,6 +349,11 @@ def check_follows_inputs(call, make_inputs, what):
             raise Mistake(f"{what} calls .numpy() on a tensor, which fails when the tensor is on a GPU: stay in torch, "
                           "or use x.cpu().numpy() and bring the result back with torch.as_tensor(..., "
                           "device=x.device, dtype=x.dtype).") from None
+        if not cpu_copies_allowed and "Cannot copy out of meta tensor" in str(error):
+            raise Mistake(f"{what} copies the data between the inputs' device and the CPU: a tensor made without "
+                          "device= and filled in a loop, or .tolist(), .cpu(). On a GPU this fails or is slow: make "
+                          "new tensors where the inputs are (device=images.device, images.new_zeros(...), "
+                          "torch.*_like) and stay in torch.") from None
         return  # .item(), .cpu() and the like: fine on a GPU, impossible on meta; this probe cannot tell
     for tensor in _tensors(returned):
         if tensor.device.type != "meta":
@@ -343,6 +367,127 @@ def _tensors(value):
     if isinstance(value, (tuple, list)):
         return [item for item in value if isinstance(item, torch.Tensor)]
     return []
+
+
+
+@contextlib.contextmanager
+def probing(case, advice):
+    """Turn a crash of the learner's code on one of a check's other cases (``case``: "with a batch of one", ...) into
+    a Mistake that says which case it was and what usually breaks there (``advice``)."""
+    try:
+        yield
+    except (Mistake, NotImplementedError):
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever the learner's code raised
+        detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+        raise Mistake(f"{case}, your code raised {type(error).__name__}{' (' + detail + ')' if detail else ''}: "
+                      f"{advice}.{_learner_frame(error)}") from None
+
+
+def layer_name(module):
+    """A layer as a hint names it: nn.Linear(784, 32), nn.Conv2d(1, 8, kernel_size=3), nn.BatchNorm2d, ..."""
+    if isinstance(module, nn.Linear):
+        return f"nn.Linear({module.in_features}, {module.out_features})"
+    if isinstance(module, nn.Conv2d):
+        size = module.kernel_size[0] if len(set(module.kernel_size)) == 1 else module.kernel_size
+        return f"nn.Conv2d({module.in_channels}, {module.out_channels}, kernel_size={size})"
+    return f"nn.{type(module).__name__}"
+
+
+def check_layers(model, expected, what):
+    """Raise a Mistake naming how the layers of ``model`` that hold parameters differ from ``expected`` (their
+    ``layer_name``s, in order): a bias switched off, a layer too many or too few, a layer of other sizes; an
+    Unrecognised when they differ otherwise. ``what`` names the model in the hint."""
+    layers = [module for module in model.modules() if list(module.parameters(recurse=False))]
+    found = [layer_name(layer) for layer in layers]
+    without_bias = [name for layer, name in zip(layers, found) if getattr(layer, "bias", False) is None]
+    if without_bias:
+        raise Mistake(f"your {what}'s {without_bias[0]} has no bias: drop bias=False, these layers keep theirs.")
+    extra = list((Counter(found) - Counter(expected)).elements())
+    missing = list((Counter(expected) - Counter(found)).elements())
+    if extra and not missing:
+        raise Mistake(f"your {what} has {', '.join(extra)} besides the layers it needs ({', '.join(expected)}): "
+                      "a layer too many.")
+    if missing and not extra:
+        raise Mistake(f"your {what} lacks {', '.join(missing)}: it needs {', '.join(expected)}.")
+    if len(extra) == len(missing) == 1:
+        raise Mistake(f"your {what} has {extra[0]} where it needs {missing[0]}.")
+    if extra or missing:
+        raise Unrecognised(f"your {what}'s layers with parameters are {', '.join(found) or 'none'}; it needs "
+                           f"{', '.join(expected)}.")
+
+
+def check_pixel_activation(moderate, extreme, fix="end the decoder with nn.Sigmoid()"):
+    """Raise a Mistake naming what is wrong with a decoder's output layer, which must put every pixel strictly inside
+    (0, 1) and reach near both ends: ``moderate`` are its outputs where the last layer's inputs stay within about ±5
+    (a sigmoid gives no exact 0 or 1 there), ``extreme`` where they go far from 0 both ways."""
+    if not torch.isfinite(extreme).all() or extreme.min() < 0 or extreme.max() > 1:
+        raise Mistake(f"outputs leave [0, 1], the range of a pixel: {fix}.")
+    low, high = extreme.min().item(), extreme.max().item()
+    if high <= 0:
+        raise Mistake(f"every output pixel is 0: is there a ReLU at the end instead of nn.Sigmoid()? {fix}.")
+    if 0.49 < low and high < 0.74:
+        raise Mistake("the pixels stay between 0.5 and 0.73: the sigmoid is applied twice (one sigmoid's output, in "
+                      "(0, 1), fed to another). Keep a single nn.Sigmoid() at the end.")
+    if 0.49 < low:
+        raise Mistake("no pixel goes below 0.5: the sigmoid gets only numbers ≥ 0, so a ReLU sits right before it. "
+                      "Feed the sigmoid the last layer's output itself.")
+    if low > 0.02 or high < 0.98:
+        raise Mistake(f"the pixels only span [{low:.2f}, {high:.2f}], even when the last layer is driven far from "
+                      f"0, where a pixel can be anything in (0, 1): {fix}, with nothing after it.")
+    if ((moderate == 0) | (moderate == 1)).any():
+        raise Mistake("some pixels are exactly 0 or 1 where a sigmoid never is: the output is clamped (clamp, "
+                      "Hardtanh, Hardsigmoid, ReLU6), and a clamped pixel gets no gradient, so it stops learning. "
+                      f"{fix[0].upper() + fix[1:]}, which stays strictly inside (0, 1).")
+
+
+def output_of_last(module, kind, run):
+    """``run()``'s result, and the output of the last layer of type ``kind`` inside ``module`` that ran during it
+    (None if none did): what a layout's activation should be applied to."""
+    outputs = []
+    handles = [m.register_forward_hook(lambda _module, _inputs, output: outputs.append(output))
+               for m in module.modules() if isinstance(m, kind)]
+    try:
+        result = run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return result, (outputs[-1] if outputs else None)
+
+
+def other_layers(module, allowed):
+    """The names of the layers in ``module`` (leaves) that are none of the ``allowed`` types, for a hint."""
+    names = [type(m).__name__ for m in module.modules() if not list(m.children()) and not isinstance(m, allowed)]
+    return f" (your {'layers' if len(names) > 1 else 'layer'} {', '.join(names)}?)" if names else ""
+
+
+def check_deterministic(call, what):
+    """Raise a Mistake when ``call()`` (a model in training mode) gives different outputs twice running."""
+    if not torch.equal(call(), call()):
+        raise Mistake(f"the same input gave two different outputs from your {what} in training mode: something "
+                      "random (nn.Dropout, noise) is in it. Remove it: this layout has no random layer.")
+
+
+def quietly(call):
+    """call()'s value as a float, or None when the learner's code fails on a diagnostic probe: a probe that only
+    names a mistake already found must not turn it into a crash."""
+    try:
+        return as_float(call(), "the result")
+    except Exception:  # noqa: BLE001 - whatever the learner's code raised
+        return None
+
+
+def name_weighting_mistake(loss_at, unweighted, penalty, weight, name):
+    """For a loss meant to be ``unweighted + weight * penalty``, where ``loss_at(w)`` is the learner's loss at
+    weight ``w`` (a float): a Mistake when the loss is right at weight 0 but adds something else than ``weight *
+    penalty`` at ``weight`` (the penalty divided by the weight, or raised to it); None otherwise."""
+    at_zero = quietly(lambda: loss_at(0.0))
+    if at_zero is None or not close(at_zero, unweighted, rtol=1e-4):
+        return None
+    added = loss_at(weight) - unweighted
+    return Mistake(f"with {name} = 0 your loss is the reconstruction term alone, as it should be, but with {name} = "
+                   f"{weight:g} it adds {added:.4g} where {name} × penalty = {weight * penalty:.4g}: multiply the "
+                   f"penalty by {name} (not divided by it, nor raised to it).")
 
 
 @torch.no_grad()

@@ -2,13 +2,19 @@
 the Jacobian computed another way: torch.autograd.functional.jacobian, one image at a time, in float64; so are the
 toy Jacobians of Exercise 1, the predicted movement σ‖J‖_F and the Jacobian's singular values and vectors. The
 design task (Exercise 8) is trained by the check itself, from fresh seeded weights, for a fixed budget on the same
-images for every learner, and graded by what it measures: the mean ‖J‖² on test images and the test MSE."""
+images for every learner, and graded by what it measures: the mean ‖J‖² on test images and the test MSE. Each function
+is also run on a batch of one (and other sizes, lambda and sigma) and on float64 and meta-device inputs; a wrong closed
+form is named by the factor that is off, measured on one unit whose output the weights do not move."""
+import copy
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import (Mistake, as_float, choice, close, count_parameters, design_images, exercise, mse_on,
-                     name_known_mistake, question, train_briefly)
+from .checks import (Mistake, Unrecognised, as_float, check_follows_inputs, choice, close, count_parameters,
+                     design_images, exercise, mse_on, name_known_mistake, name_weighting_mistake, question,
+                     train_briefly)
 from .models import Autoencoder
 
 REFERENCE = "nb05_contractive_autoencoder"
@@ -18,6 +24,10 @@ def jacobian_norms(function, x, create_graph=True):
     """||J_function(x_n)||_F^2 for each row x_n, one image at a time (no torch.func: an independent route)."""
     return torch.stack([torch.autograd.functional.jacobian(lambda one: function(one[None])[0], row,
                                                            create_graph=create_graph).pow(2).sum() for row in x])
+
+
+def _numbers(values):
+    return "(" + ", ".join(f"{v:.3g}" for v in values.tolist()) + ")"
 
 
 def _linear_sigmoid(hidden, inputs, seed):
@@ -41,13 +51,49 @@ def _as_number_tensor(value, what):
                       "sum each image's squared Jacobian entries, then average over the images.")
 
 
-def _pair_of_tensors(value, what):
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise Mistake(f"return two tensors, {what}, as a tuple: `return by_hand, by_jacrev`.")
-    for name, tensor in zip(("by_hand", "by_jacrev"), value):
-        if not isinstance(tensor, torch.Tensor):
-            raise Mistake(f"{name} should be a tensor, not a {type(tensor).__name__}.")
-    return value
+def _reduction_mistakes(per_image, outputs, inputs):
+    """(wrong value, hint) for the penalty's usual reductions of the squared entries of N Jacobians of shape
+    (outputs, inputs), given the right ``per_image`` sums: every sum or mean but the mean over the images."""
+    total, n = per_image.sum(), len(per_image)
+    return [(total, "you summed over the batch: a sum where a mean belongs. Average the images' penalties, so λ "
+                    "means the same at every batch size"),
+            (total / (n * outputs * inputs), "you averaged over every entry of every Jacobian: sum the squared "
+                                             "entries of each image's Jacobian, then average over the images only"),
+            (total / (outputs * inputs), "you summed over the images and averaged over the entries of the Jacobian: "
+                                         "sum over each image's entries, then average over the images"),
+            (total / (n * inputs), "you averaged over the inputs (the pixels) as well as the images: sum the squared "
+                                   "entries over the pixels"),
+            (total / (n * outputs), "you averaged over the code units as well as the images: sum the squared "
+                                    "entries over the code units")]
+
+
+# One sigmoid unit at one input of zeros with bias log 3: h = 0.75 whatever the weights, so that the factor from h and
+# the factor from the weights show apart. Its slope h(1 − h) is 0.1875.
+ONE_UNIT_BIAS, ONE_UNIT_SLOPE = math.log(3), 0.1875
+
+
+def _one_unit_penalty(penalty, scale):
+    """``penalty(x, weight, bias)`` for one unit on 4 inputs with Σ_i W_i² = scale², at one input of zeros."""
+    weight = torch.tensor([[0.6, 0.8, 0.0, 0.0]], dtype=torch.float64) * scale
+    return penalty(torch.zeros(1, 4, dtype=torch.float64), weight, torch.full((1,), ONE_UNIT_BIAS, dtype=torch.float64))
+
+
+def closed_form_factor_mistake(value_at, squared, what):
+    """A Mistake naming which factor of ||J||²_F = Σ_j (h_j(1 − h_j))² Σ_i W_ji² (``squared``) or of its square root
+    ||J||_F is wrong, from ``value_at(scale)``: the learner's value for one unit at h = 0.75 with Σ_i W_i² = scale²
+    (see ONE_UNIT_BIAS); None when both factors behave."""
+    base, doubled = value_at(1.0), value_at(2.0)
+    ratio, right_ratio = doubled / base if base else float("inf"), 4.0 if squared else 2.0
+    if not close(ratio, right_ratio, rtol=1e-4):
+        return Mistake(f"with the layer's output held fixed (inputs of 0), doubling every weight multiplies your "
+                       f"{what} by {ratio:.3g}, not {right_ratio:g}: ||J||² holds the weights squared, Σ_i W_ji² "
+                       "(weight.pow(2).sum(dim=1)).")
+    right_base = ONE_UNIT_SLOPE ** 2 if squared else ONE_UNIT_SLOPE
+    if not close(base, right_base, rtol=1e-4):
+        return Mistake(f"for one unit at h = 0.75 with Σ_i W_ji² = 1, your {what} is {base:.4g}, not {right_base:.4g}: "
+                       f"its factor from h is off. The sigmoid's slope there is h(1 − h) = {ONE_UNIT_SLOPE}, and "
+                       "||J||² holds it squared.")
+    return None
 
 
 def _sin_jacobian_mistakes(name, got, x, weight):
@@ -56,14 +102,16 @@ def _sin_jacobian_mistakes(name, got, x, weight):
     if tuple(got.shape) == (n, m, n, d):
         raise Mistake(f"{name} has shape {tuple(got.shape)}: the Jacobian of the whole batch, every output with "
                       "respect to every row. jacrev must see one vector at a time: wrap it in torch.func.vmap.")
-    if tuple(got.shape) == (m, d):
+    if tuple(got.shape) == (m, d) and n > 1:
         raise Mistake(f"{name} has shape {(m, d)}: one Jacobian, but x holds {n} vectors and each has its own; "
                       f"return shape (N, m, n) = {(n, m, d)}.")
-    if tuple(got.shape) == (n, d, m):
+    if tuple(got.shape) == (n, d, m) and m != d:
         raise Mistake(f"{name} is transposed, shape {(n, d, m)}: row j of a Jacobian is output j, so each is "
                       "(m, n), ∂f_j/∂v_i in row j, column i.")
     if tuple(got.shape) != (n, m, d):
-        raise Mistake(f"{name} has shape {tuple(got.shape)}; expected (N, m, n) = {(n, m, d)}.")
+        squeezed = " (a .squeeze() dropped a dimension of size 1?)" if got.numel() == n * m * d else ""
+        raise Mistake(f"{name} has shape {tuple(got.shape)} for {n} vector(s) of {d} numbers and {m} outputs; "
+                      f"expected (N, m, n) = {(n, m, d)}{squeezed}.")
     a = x @ weight.T
     expected = torch.cos(a)[:, :, None] * weight
     if close(got, expected, rtol=1e-6, atol=1e-9):
@@ -73,31 +121,50 @@ def _sin_jacobian_mistakes(name, got, x, weight):
              (torch.cos(x)[:, None, :] * weight, "the cosine is taken of the input v; the chain rule evaluates "
                                                  "sin' at the pre-activation a = W v, so row j is cos(a_j) W_j"),
              (torch.cos(a)[:, :, None].expand(n, m, d), "the chain rule's second factor is missing: ∂a_j/∂v_i = "
-                                                         "W_ji multiplies cos(a_j)")]
+                                                         "W_ji multiplies cos(a_j)"),
+             (torch.cos(a)[:, :, None] / weight, "cos(a_j) is divided by W_ji: the chain rule multiplies by "
+                                                 "∂a_j/∂v_i = W_ji"),
+             ((torch.cos(a)[:, :, None] * weight).transpose(1, 2) if m == d else None,
+              "each Jacobian is transposed: row j is output j, ∂f_j/∂v_i in row j, column i")]
     for wrong, hint in known:
         if wrong is not None and tuple(wrong.shape) == tuple(got.shape) and close(got, wrong, rtol=1e-6, atol=1e-9):
             raise Mistake(f"{name}: {hint}.")
-    raise Mistake(f"{name} is not the Jacobian of v ↦ sin(W v): row j should be cos(a_j) times row j of W, "
-                  "with a = W v.")
+    raise Unrecognised(f"{name} is not the Jacobian of v ↦ sin(W v): row j should be cos(a_j) times row j of W, "
+                       "with a = W v.")
 
 
 @exercise("1", "a toy Jacobian, by hand and by jacrev", 2, f"{REFERENCE}.sin_layer_jacobians", kind="skill")
 def sin_layer_jacobians(jacobians):
     generator = torch.Generator().manual_seed(3)
-    x = torch.randn(4, 3, generator=generator, dtype=torch.float64)       # 4 vectors of n = 3 numbers
-    weight = torch.randn(2, 3, generator=generator, dtype=torch.float64)  # m = 2 outputs
-    x_before, weight_before = x.clone(), weight.clone()
-    by_hand, by_jacrev = _pair_of_tensors(jacobians(x, weight), "the hand-derived Jacobians and jacrev's")
-    if not (torch.equal(x, x_before) and torch.equal(weight, weight_before)):
-        raise Mistake("your function changed x or weight in place; leave the caller's tensors as they were.")
-    _sin_jacobian_mistakes("by_hand", by_hand, x, weight)
-    _sin_jacobian_mistakes("by_jacrev", by_jacrev, x, weight)
+    # 4 vectors of n = 3 numbers to m = 2 outputs; then a single vector, and one output of 5 inputs.
+    for n_rows, m, n in [(4, 2, 3), (1, 3, 5), (2, 1, 5)]:
+        x = torch.randn(n_rows, n, generator=generator, dtype=torch.float64)
+        weight = torch.randn(m, n, generator=generator, dtype=torch.float64)
+        x_before, weight_before = x.clone(), weight.clone()
+        by_hand, by_jacrev = _pair_of_tensors(jacobians(x, weight), "the hand-derived Jacobians and jacrev's")
+        if not (torch.equal(x, x_before) and torch.equal(weight, weight_before)):
+            raise Mistake("your function changed x or weight in place; leave the caller's tensors as they were.")
+        _sin_jacobian_mistakes("by_hand", by_hand, x, weight)
+        _sin_jacobian_mistakes("by_jacrev", by_jacrev, x, weight)
+    check_follows_inputs(jacobians, lambda dtype, device: (x.to(dtype).to(device), weight.to(dtype).to(device)),
+                   "sin_layer_jacobians", float32_too=True)
+
+
+def _pair_of_tensors(value, what):
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise Mistake(f"return two tensors, {what}, as a tuple: `return by_hand, by_jacrev`.")
+    for name, tensor in zip(("by_hand", "by_jacrev"), value):
+        if not isinstance(tensor, torch.Tensor):
+            raise Mistake(f"{name} should be a tensor, not a {type(tensor).__name__}.")
+    return value
 
 
 @exercise("2", "the closed-form Jacobian penalty", 3, f"{REFERENCE}.sigmoid_jacobian_penalty")
 def sigmoid_jacobian_penalty(penalty):
-    for hidden, inputs, seed in [(7, 7, 0), (6, 10, 1)]:  # square first, so a transposed sum runs (wrongly)
+    # Square first, so a transposed sum runs (wrongly); then 6 units of 10 inputs, and a single image.
+    for hidden, inputs, seed, images in [(7, 7, 0, 5), (6, 10, 1, 5), (4, 9, 2, 1)]:
         layer, x = _linear_sigmoid(hidden, inputs, seed)
+        x = x[:images]
         value = penalty(x, layer.weight, layer.bias)
         _as_number_tensor(value, "sigmoid_jacobian_penalty")
         per_image = jacobian_norms(lambda v: torch.sigmoid(layer(v)), x)
@@ -107,20 +174,35 @@ def sigmoid_jacobian_penalty(penalty):
         h = torch.sigmoid(layer(x))
         slope = h * (1 - h)
         row_norms, column_norms = layer.weight.pow(2).sum(1), layer.weight.pow(2).sum(0)
-        known = [(per_image.sum(), "you summed over the batch: a sum where a mean belongs. Average the images' "
-                                   "penalties, so λ means the same at every batch size"),
-                 (-expected, "the sign is flipped: a squared norm is never negative"),
-                 (per_image.sqrt().mean(), "you took the Frobenius norm itself: the penalty is its square, "
-                                           "the sum of the squared entries"),
-                 ((slope @ row_norms).mean(), "σ'(a) = h(1 − h) must be squared: ∂h_j/∂x_i = h_j(1 − h_j) W_ji, and "
-                                              "every entry of J is squared"),
-                 ((h ** 2 @ row_norms).mean(), "the derivative of the sigmoid is h(1 − h), not h"),
-                 (((slope ** 2) @ column_norms).mean() if hidden == inputs else None,
-                  "the sum of squared weights runs over the wrong axis: for unit j it is Σ_i W_ji², the sum along "
-                  "row j of weight (weight.pow(2).sum(dim=1))")]
+        h_minus = torch.sigmoid(x @ layer.weight.T - layer.bias)
+        known = _reduction_mistakes(per_image, hidden, inputs) + [
+            (-expected, "the sign is flipped: a squared norm is never negative"),
+            (per_image.sqrt().mean(), "you took the Frobenius norm itself: the penalty is its square, the sum of "
+                                      "the squared entries"),
+            ((slope @ row_norms).mean(), "σ'(a) = h(1 − h) must be squared: ∂h_j/∂x_i = h_j(1 − h_j) W_ji, and "
+                                         "every entry of J is squared"),
+            ((2 * slope @ row_norms).mean(), "σ'(a) = h(1 − h) is doubled, * 2, where it is squared, ** 2"),
+            ((h ** 2 @ row_norms).mean(), "the derivative of the sigmoid is h(1 − h), not h"),
+            (((h * (1 + h)) ** 2 @ row_norms).mean(), "the derivative of the sigmoid is h(1 − h), not h(1 + h)"),
+            (((h / (1 - h)) ** 2 @ row_norms).mean(), "the derivative of the sigmoid is h(1 − h), a product, not "
+                                                      "h / (1 − h)"),
+            ((slope ** 2 @ layer.weight.sum(1)).mean(), "the weights are not squared: Σ_i W_ji², "
+                                                        "weight.pow(2).sum(dim=1)"),
+            (((h_minus * (1 - h_minus)) ** 2 @ row_norms).mean(), "the bias is subtracted: h = sigmoid(x @ "
+                                                                  "weight.T + bias)"),
+            (((slope ** 2) @ column_norms).mean() if hidden == inputs else None,
+             "the sum of squared weights runs over the wrong axis: for unit j it is Σ_i W_ji², the sum along "
+             "row j of weight (weight.pow(2).sum(dim=1))")]
         name_known_mistake(value.item(), known, rtol=1e-5)
-        raise Mistake(f"got {value.item():.6g}, expected {expected.item():.6g}: the mean over images of "
-                      "Σ_j (h_j(1 − h_j))² Σ_i W_ji², with h = sigmoid(x @ weight.T + bias).")
+        factor = closed_form_factor_mistake(lambda scale: _quietly(lambda: _one_unit_penalty(penalty, scale)), True,
+                                            "penalty")
+        if factor:
+            raise factor
+        raise Unrecognised(f"got {value.item():.6g}, expected {expected.item():.6g}: the mean over images of "
+                           "Σ_j (h_j(1 − h_j))² Σ_i W_ji², with h = sigmoid(x @ weight.T + bias).")
+    layer, x = _linear_sigmoid(7, 7, 0)
+    value = penalty(x, layer.weight, layer.bias)
+    expected = jacobian_norms(lambda v: torch.sigmoid(layer(v)), x).mean()
     grad = _grad(value, layer.weight)
     if grad is None:
         raise Mistake("no gradient flows from the penalty to the weights: the Jacobian was detached "
@@ -128,6 +210,17 @@ def sigmoid_jacobian_penalty(penalty):
     if not torch.allclose(grad, torch.autograd.grad(expected, layer.weight)[0], rtol=1e-5, atol=1e-9):
         raise Mistake("the value is right but its gradient is not: compute it with torch operations only, "
                       "and do not detach h or the weights.")
+    check_follows_inputs(penalty, lambda dtype, device: tuple(t.detach().to(dtype).to(device)
+                                                        for t in (x, layer.weight, layer.bias)),
+                   "sigmoid_jacobian_penalty")
+
+
+def _quietly(call):
+    """call()'s value as a float, or None when the learner's code fails on a diagnostic probe."""
+    try:
+        return as_float(call(), "the result")
+    except Exception:  # noqa: BLE001 - whatever the learner's code raised
+        return None
 
 
 class _TanhEncoder(nn.Module):
@@ -146,26 +239,34 @@ class _TanhEncoder(nn.Module):
 def jacobian_penalty(penalty):
     encoder = _TanhEncoder()
     images = torch.rand(5, 1, 4, 4, dtype=torch.float64)
-    value = penalty(encoder, images)
-    _as_number_tensor(value, "jacobian_penalty")
-    per_image = jacobian_norms(encoder, images)
-    expected = per_image.mean()
-    if not close(value.item(), expected.item(), rtol=1e-6):
-        decoder_like = jacobian_norms(lambda v: encoder.second(torch.tanh(encoder.first(v.flatten(1)))), images)
-        known = [(per_image.sum(), "you summed over the batch: a sum where a mean belongs"),
-                 (-expected, "the sign is flipped: a squared norm is never negative"),
-                 (per_image.sqrt().mean(), "you took the Frobenius norm itself: the penalty is its square"),
-                 (decoder_like.mean(), "that is the Jacobian of a different function: differentiate the encoder "
-                                       "you were given, all of it")]
-        name_known_mistake(value.item(), known, rtol=1e-5)
-        raise Mistake(f"got {value.item():.6g}, expected {expected.item():.6g}: the mean over images of the sum of "
-                      "squared entries of each image's Jacobian d encoder(x) / dx.")
+    for batch in (images, images[:1]):  # and a batch of one image
+        value = penalty(encoder, batch)
+        _as_number_tensor(value, "jacobian_penalty")
+        per_image = jacobian_norms(encoder, batch)
+        expected = per_image.mean()
+        if close(value.item(), expected.item(), rtol=1e-6):
+            continue
+        decoder_like = jacobian_norms(lambda v: encoder.second(torch.tanh(encoder.first(v.flatten(1)))), batch)
+        unsquared = torch.stack([torch.autograd.functional.jacobian(lambda one: encoder(one[None])[0], image).sum()
+                                 for image in batch])
+        known = _reduction_mistakes(per_image, 3, 16) + [
+            (-expected, "the sign is flipped: a squared norm is never negative"),
+            (per_image.sqrt().mean(), "you took the Frobenius norm itself: the penalty is its square"),
+            (unsquared.mean(), "the entries of the Jacobian are summed without being squared: .pow(2) first"),
+            (decoder_like.mean(), "that is the Jacobian of a different function: differentiate the encoder "
+                                  "you were given, all of it")]
+        name_known_mistake(value.item(), [(w, h) for w, h in known if len(batch) > 1 or "batch" not in h], rtol=1e-5)
+        raise Unrecognised(f"with {len(batch)} image(s), got {value.item():.6g}, expected {expected.item():.6g}: the "
+                           "mean over images of the sum of squared entries of each image's Jacobian d encoder(x) / dx.")
+    value, expected = penalty(encoder, images), jacobian_norms(encoder, images).mean()
     grad = _grad(value, encoder.first.weight)
     if grad is None:
         raise Mistake("no gradient flows from the penalty to the encoder's weights: the Jacobian was detached "
                       "(.detach(), torch.no_grad(), or torch.autograd.grad without create_graph=True).")
     if not torch.allclose(grad, torch.autograd.grad(expected, encoder.first.weight)[0], rtol=1e-5, atol=1e-9):
         raise Mistake("the value is right but its gradient is not: keep the Jacobian in the graph.")
+    check_follows_inputs(penalty, lambda dtype, device: (copy.deepcopy(encoder).to(dtype=dtype, device=device),
+                                                   images.to(dtype).to(device)), "jacobian_penalty")
 
 
 def _tiny_sigmoid_autoencoder():
@@ -174,31 +275,54 @@ def _tiny_sigmoid_autoencoder():
                        nn.Sequential(nn.Linear(5, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))
 
 
+def _model_inputs(model, images):
+    """make_inputs for follows_inputs: a copy of ``model`` and ``images`` in a dtype, on a device."""
+    return lambda dtype, device: (copy.deepcopy(model).to(dtype=dtype, device=device), images.to(dtype).to(device))
+
+
 @exercise("4", "the contractive autoencoder's loss", 2, f"{REFERENCE}.contractive_loss")
 def contractive_loss(loss_fn):
-    model, images, lam = _tiny_sigmoid_autoencoder(), torch.rand(4, 1, 28, 28), 0.3
-    value = loss_fn(model, images, lam)
-    if not isinstance(value, torch.Tensor) or value.numel() != 1:
-        raise Mistake("return the loss as a one-number tensor (not a float), so that utils.fit can call .backward().")
-    encoder = model.encoder
+    model = _tiny_sigmoid_autoencoder()
+    images = torch.rand(4, 1, 28, 28)
+    for batch, lam in [(images, 0.3), (images[:1], 2.0)]:  # and a batch of one image, at another lam
+        case = "" if len(batch) > 1 else f" (with a batch of one image and lam = {lam})"
+        value = loss_fn(model, batch, lam)
+        if not isinstance(value, torch.Tensor) or value.numel() != 1:
+            raise Mistake("return the loss as a one-number tensor (not a float), so that utils.fit can call "
+                          ".backward().")
+        encoder = model.encoder
+        mse = F.mse_loss(model(batch), batch)
+        per_image = jacobian_norms(encoder, batch)
+        penalty = per_image.mean()
+        expected = mse + lam * penalty
+        if not close(value.item(), expected.item(), rtol=1e-4):
+            decoder_penalty = jacobian_norms(model.decoder, encoder(batch)).mean()
+            known = [(mse - lam * penalty, "the penalty is subtracted: add lam times it (a penalty adds cost)"),
+                     (mse, "the penalty is missing: add lam * sigmoid_jacobian_penalty(...) of the encoder's layer"),
+                     (mse + penalty, "lam is ignored: multiply the penalty by the lam argument"),
+                     (mse + 0.3 * penalty if lam != 0.3 else None, f"lam is fixed at 0.3{case}: multiply the penalty "
+                                                                   "by the lam argument"),
+                     (mse + 1e-3 * penalty, f"lam is fixed at 1e-3, the notebook's LAMBDA{case}: multiply the "
+                                            "penalty by the lam argument"),
+                     (mse + lam * decoder_penalty, "the penalty is on the wrong layer: it is the encoder's Jacobian "
+                                                   "(model.encoder[1], the pixels → hidden layer) that must be small"),
+                     (F.mse_loss(model(batch), batch, reduction="sum") + lam * penalty, "you summed the squared "
+                                                                                        "errors: use F.mse_loss's "
+                                                                                        "mean"),
+                     (mse + lam * per_image.sum() if len(batch) > 1 else None,
+                      "you summed the penalty over the batch: a sum where a mean belongs")]
+            name_known_mistake(value.item(), known, rtol=1e-4)
+            weighting = name_weighting_mistake(lambda w: loss_fn(model, batch, w).item(), mse.item(), penalty.item(),
+                                               lam, "lam")
+            if weighting:
+                raise weighting
+            raise Unrecognised(f"got {value.item():.5g}, expected {expected.item():.5g}{case}: F.mse_loss("
+                               "model(images), images) + lam * (mean over images of the encoder's squared Jacobian "
+                               "norm).")
+    weight = model.encoder[1].weight
+    value = loss_fn(model, images, 0.3)
     mse = F.mse_loss(model(images), images)
-    penalty = jacobian_norms(encoder, images).mean()
-    expected = mse + lam * penalty
-    if not close(value.item(), expected.item(), rtol=1e-4):
-        decoder_penalty = jacobian_norms(model.decoder, encoder(images)).mean()
-        known = [(mse - lam * penalty, "the penalty is subtracted: add lam times it (a penalty adds cost)"),
-                 (mse, "the penalty is missing: add lam * sigmoid_jacobian_penalty(...) of the encoder's layer"),
-                 (mse + penalty, "lam is ignored: multiply the penalty by the lam argument"),
-                 (mse + lam * decoder_penalty, "the penalty is on the wrong layer: it is the encoder's Jacobian "
-                                               "(model.encoder[1], the pixels → hidden layer) that must be small"),
-                 (F.mse_loss(model(images), images, reduction="sum") + lam * penalty, "you summed the squared errors: "
-                                                                                      "use F.mse_loss's mean"),
-                 (mse + lam * jacobian_norms(encoder, images).sum(), "you summed the penalty over the batch: a sum "
-                                                                     "where a mean belongs")]
-        name_known_mistake(value.item(), known, rtol=1e-4)
-        raise Mistake(f"got {value.item():.5g}, expected {expected.item():.5g}: F.mse_loss(model(images), images) + "
-                      "lam * (mean over images of the encoder's squared Jacobian norm).")
-    weight = encoder[1].weight
+    expected = mse + 0.3 * jacobian_norms(model.encoder, images).mean()
     got_grad = _grad(value, weight)
     expected_grad = torch.autograd.grad(expected, weight, retain_graph=True)[0]
     mse_grad = torch.autograd.grad(mse, weight)[0]
@@ -206,6 +330,7 @@ def contractive_loss(loss_fn):
         raise Mistake("the penalty sends no gradient to the encoder: it was detached (.detach(), .data or .item()).")
     if not torch.allclose(got_grad, expected_grad, rtol=1e-3, atol=1e-8):
         raise Mistake("the value is right but its gradient is not: compute the loss with torch operations only.")
+    check_follows_inputs(lambda m, x: loss_fn(m, x, 0.3), _model_inputs(model, images), "contractive_loss")
 
 
 @question("5", "predict: the denoising autoencoder's ||J||²", 1, f"{REFERENCE}.predicted_dae_jacobian",
@@ -225,38 +350,74 @@ def predicted_dae_jacobian(answer):
                       "penalty on it.")
 
 
+def _one_unit_model(scale):
+    """An autoencoder whose encoder has one sigmoid unit with Σ_i W_i² = scale², and an image of zeros: h = 0.75
+    whatever the weights (see ONE_UNIT_BIAS)."""
+    model = Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, 1), nn.Sigmoid()),
+                        nn.Sequential(nn.Linear(1, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))
+    with torch.no_grad():
+        model.encoder[1].weight.zero_()
+        model.encoder[1].weight[0, :2] = torch.tensor([0.6, 0.8]) * scale
+        model.encoder[1].bias.fill_(ONE_UNIT_BIAS)
+    return model, torch.zeros(1, 1, 28, 28)
+
+
 @exercise("6", "the code's predicted movement", 2, f"{REFERENCE}.predicted_code_movement")
 def predicted_code_movement(predict):
-    model, images, sigma = _tiny_sigmoid_autoencoder(), torch.rand(4, 1, 28, 28), 0.2
-    before = images.clone()
-    value = predict(model, images, sigma)
-    if not torch.equal(images, before):
-        raise Mistake("your function changed the images in place; leave the caller's tensors as they were.")
-    if not isinstance(value, torch.Tensor):
-        raise Mistake(f"return a tensor of shape (N,), one distance per image, not a {type(value).__name__}.")
-    squared = jacobian_norms(model.encoder, images, create_graph=False)  # (N,) ||J(x_n)||_F²
-    expected = sigma * squared.sqrt()
-    if tuple(value.shape) != (len(images),):
-        if value.numel() == 1:
-            known = [(expected.mean(), "you averaged over the images: return one distance per image, shape (N,)"),
-                     ((sigma ** 2 * squared).mean(), "one number, and the squared distance: return σ ||J(x_n)||_F "
-                                                     "for each image, shape (N,)")]
-            name_known_mistake(value.item(), known, rtol=1e-4)
-        raise Mistake(f"the result has shape {tuple(value.shape)}; return one distance per image, shape "
-                      f"({len(images)},).")
-    if close(value, expected, rtol=1e-4):
-        return
-    h = model.encoder(images).detach()
-    weight = model.encoder[1].weight.detach()
-    known = [(sigma ** 2 * squared, "that is σ² ||J||²_F, the expected *squared* distance: take its square root"),
-             (sigma * squared, "that is σ ||J||²_F: the distance is σ times the norm, the square root of the "
-                               "squared norm"),
-             (squared.sqrt(), "sigma is missing: the code moves in proportion to the noise, σ ||J(x_n)||_F"),
-             (sigma * (h * (1 - h) @ weight.pow(2).sum(1)).sqrt(), "σ'(a) = h(1 − h) must be squared inside ||J||²_F "
-                                                                   "(every entry of J is squared)")]
-    name_known_mistake(value, known, rtol=1e-4)
-    raise Mistake("the distances are not σ ||J_f(x_n)||_F, with ||J||²_F from the closed form of Exercise 2 taken "
-                  "image by image (not averaged).")
+    model = _tiny_sigmoid_autoencoder()
+    images = torch.rand(4, 1, 28, 28)
+    for batch, sigma in [(images, 0.2), (images[:1], 0.5)]:  # and a batch of one image, at another sigma
+        before = batch.clone()
+        value = predict(model, batch, sigma)
+        if not torch.equal(batch, before):
+            raise Mistake("your function changed the images in place; leave the caller's tensors as they were.")
+        if not isinstance(value, torch.Tensor):
+            raise Mistake(f"return a tensor of shape (N,), one distance per image, not a {type(value).__name__}.")
+        squared = jacobian_norms(model.encoder, batch, create_graph=False)  # (N,) ||J(x_n)||_F²
+        expected = sigma * squared.sqrt()
+        if tuple(value.shape) != (len(batch),):
+            if value.numel() == 1 and len(batch) > 1:
+                known = [(expected.mean(), "you averaged over the images: return one distance per image, shape (N,)"),
+                         ((sigma ** 2 * squared).mean(), "one number, and the squared distance: return σ ||J(x_n)||_F "
+                                                         "for each image, shape (N,)")]
+                name_known_mistake(value.item(), known, rtol=1e-4)
+            squeezed = (" (a .squeeze() dropped the batch dimension of a batch of one)"
+                        if len(batch) == 1 and value.dim() == 0 else "")
+            raise Mistake(f"the result has shape {tuple(value.shape)}; return one distance per image, shape "
+                          f"({len(batch)},){squeezed}.")
+        if close(value, expected, rtol=1e-4):
+            continue
+        h = model.encoder(batch).detach()
+        weight = model.encoder[1].weight.detach()
+        row_norms = weight.pow(2).sum(1)
+        h_minus = torch.sigmoid(batch.flatten(1) @ weight.T - model.encoder[1].bias.detach())
+        known = [(sigma ** 2 * squared, "that is σ² ||J||²_F, the expected *squared* distance: take its square root"),
+                 (sigma * squared, "that is σ ||J||²_F: the distance is σ times the norm, the square root of the "
+                                   "squared norm"),
+                 (squared.sqrt(), "sigma is missing: the code moves in proportion to the noise, σ ||J(x_n)||_F"),
+                 (sigma * (h * (1 - h) @ row_norms).sqrt(), "σ'(a) = h(1 − h) must be squared inside ||J||²_F "
+                                                            "(every entry of J is squared)"),
+                 (sigma * (2 * h * (1 - h) @ row_norms).sqrt(), "σ'(a) = h(1 − h) is doubled, * 2, where it is "
+                                                                "squared, ** 2"),
+                 (sigma * ((h * (1 + h)) ** 2 @ row_norms).sqrt(), "the derivative of the sigmoid is h(1 − h), not "
+                                                                   "h(1 + h)"),
+                 (sigma * ((h / (1 - h)) ** 2 @ row_norms).sqrt(), "the derivative of the sigmoid is h(1 − h), a "
+                                                                   "product, not h / (1 − h)"),
+                 (sigma * ((h_minus * (1 - h_minus)) ** 2 @ row_norms).sqrt(), "the bias is subtracted: h = sigmoid("
+                                                                               "x @ weight.T + bias)")]
+        name_known_mistake(value, known, rtol=1e-4)
+        doubled_sigma = _quietly(lambda: predict(model, batch[:1], 2 * sigma)[0])
+        if doubled_sigma is not None and not close(doubled_sigma, 2 * value[0].item(), rtol=1e-4):
+            raise Mistake(f"doubling sigma multiplies your distances by {doubled_sigma / value[0].item():.3g}, not 2: "
+                          "the code moves in proportion to the noise, σ ||J(x_n)||_F (σ multiplies the norm).")
+        factor = closed_form_factor_mistake(
+            lambda scale: _quietly(lambda: predict(*_one_unit_model(scale), 1.0)[0]), False, "distance at σ = 1")
+        if factor:
+            raise factor
+        raise Unrecognised("the distances are not σ ||J_f(x_n)||_F, with ||J||²_F from the closed form of Exercise 2 "
+                           "taken image by image (not averaged).")
+    check_follows_inputs(lambda m, x: predict(m, x, 0.2), _model_inputs(model, images), "predicted_code_movement",
+                   float32_too=True)
 
 
 def _jacobian_matrix(function, image):
@@ -271,48 +432,58 @@ def _singular_vectors(function, image):
 
 @exercise("7", "the directions the code is most sensitive to", 2, f"{REFERENCE}.sensitive_directions", kind="skill")
 def sensitive_directions(directions_of):
-    encoder, k = _TanhEncoder(), 2
+    encoder = _TanhEncoder()
     image = torch.rand(1, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
-    before = image.clone()
-    result = directions_of(encoder, image, k)
-    if not torch.equal(image, before):
-        raise Mistake("your function changed the image in place; leave the caller's tensors as they were.")
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise Mistake("return two tensors, `return singular_values, directions`.")
-    values, directions = result
-    expected_values, vh = _singular_vectors(encoder, image)  # J is 3 × 16 here: 3 singular values
-    for name, tensor in (("singular_values", values), ("directions", directions)):
-        if not isinstance(tensor, torch.Tensor):
-            raise Mistake(f"{name} should be a tensor, not a {type(tensor).__name__}.")
-    values, directions = values.detach(), directions.detach()
-    if tuple(values.shape) != tuple(expected_values.shape):
-        hint = (" jacrev saw the batch of one, not the image: hand it a function of one image, "
-                "lambda one: encoder(one[None])[0]" if values.numel() == 1 else "")
-        raise Mistake(f"singular_values has shape {tuple(values.shape)}; J has 3 rows (the code) and 16 columns (the "
-                      f"pixels) here, so it has {len(expected_values)} singular values.{hint}")
-    if not close(values, expected_values, rtol=1e-5, atol=1e-9):
-        known = [(expected_values ** 2, "those are the squared singular values (the eigenvalues of JᵀJ): take "
-                                        "their square roots, or use torch.linalg.svd"),
-                 (expected_values.flip(0), "the order is reversed: largest first (torch.linalg.eigh sorts "
-                                           "ascending, svd descending)"),
-                 ((expected_values ** 2).flip(0), "those are the eigenvalues of JᵀJ, smallest first: the singular "
-                                                  "values are their square roots, largest first")]
-        name_known_mistake(values, known, rtol=1e-5)
-        raise Mistake("singular_values are not those of the encoder's Jacobian at the image: flatten the Jacobian "
-                      "to (H, number of pixels) first, one row per code unit.")
-    if tuple(directions.shape) != (k, *image.shape):
-        raise Mistake(f"directions has shape {tuple(directions.shape)}; return the top k as images, shape "
-                      f"(k, *image.shape) = {(k, *image.shape)}.")
-    flat = directions.reshape(k, -1)
-    alignment = (flat @ vh[:k].T).diagonal().abs()  # singular vectors are defined up to their sign
-    if torch.allclose(alignment, torch.ones(k, dtype=alignment.dtype), atol=1e-5):
-        return
-    columns = torch.linalg.svd(_jacobian_matrix(encoder, image))[2][:, :k].T  # the columns of the full Vh
-    if (flat @ columns.T).diagonal().abs().allclose(torch.ones(k, dtype=flat.dtype), atol=1e-5):
-        raise Mistake("those are columns of Vh: the right singular vectors are its rows (torch.linalg.svd returns "
-                      "U, S, Vh with J = U diag(S) Vh), so take vh[:k]")
-    raise Mistake("directions are not the top right singular vectors of the Jacobian (flattened to (H, pixels)), "
-                  "as images.")
+    for k in (2, 3):  # and all of the 3 singular vectors
+        before = image.clone()
+        result = directions_of(encoder, image, k)
+        if not torch.equal(image, before):
+            raise Mistake("your function changed the image in place; leave the caller's tensors as they were.")
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise Mistake("return two tensors, `return singular_values, directions`.")
+        values, directions = result
+        expected_values, vh = _singular_vectors(encoder, image)  # J is 3 × 16 here: 3 singular values
+        for name, tensor in (("singular_values", values), ("directions", directions)):
+            if not isinstance(tensor, torch.Tensor):
+                raise Mistake(f"{name} should be a tensor, not a {type(tensor).__name__}.")
+        values, directions = values.detach(), directions.detach()
+        if tuple(values.shape) != tuple(expected_values.shape):
+            hint = (" jacrev saw the batch of one, not the image: hand it a function of one image, "
+                    "lambda one: encoder(one[None])[0]" if values.numel() == 1 else "")
+            raise Mistake(f"singular_values has shape {tuple(values.shape)}; J has 3 rows (the code) and 16 columns "
+                          f"(the pixels) here, so it has {len(expected_values)} singular values.{hint}")
+        if not close(values, expected_values, rtol=1e-5, atol=1e-9):
+            known = [(expected_values ** 2, "those are the squared singular values (the eigenvalues of JᵀJ): take "
+                                            "their square roots, or use torch.linalg.svd"),
+                     (expected_values.flip(0), "the order is reversed: largest first (torch.linalg.eigh sorts "
+                                               "ascending, svd descending)"),
+                     ((expected_values ** 2).flip(0), "those are the eigenvalues of JᵀJ, smallest first: the "
+                                                      "singular values are their square roots, largest first")]
+            name_known_mistake(values, known, rtol=1e-5)
+            raise Unrecognised("singular_values are not those of the encoder's Jacobian at the image: flatten the "
+                               "Jacobian to (H, number of pixels) first, one row per code unit.")
+        if tuple(directions.shape) != (k, *image.shape):
+            raise Mistake(f"directions has shape {tuple(directions.shape)}; return the top k as images, shape "
+                          f"(k, *image.shape) = {(k, *image.shape)}.")
+        flat = directions.reshape(k, -1)
+        alignment = (flat @ vh[:k].T).diagonal().abs()  # singular vectors are defined up to their sign
+        if torch.allclose(alignment, torch.ones(k, dtype=alignment.dtype), atol=1e-5):
+            continue
+        columns = torch.linalg.svd(_jacobian_matrix(encoder, image))[2][:, :k].T  # the columns of the full Vh
+        if (flat @ columns.T).diagonal().abs().allclose(torch.ones(k, dtype=flat.dtype), atol=1e-5):
+            raise Mistake("those are columns of Vh: the right singular vectors are its rows (torch.linalg.svd "
+                          "returns U, S, Vh with J = U diag(S) Vh), so take vh[:k]")
+        rows = _jacobian_matrix(encoder, image)[:k]
+        if torch.allclose(flat, rows, atol=1e-6) or torch.allclose(flat, rows / rows.norm(dim=1, keepdim=True),
+                                                                   atol=1e-6):
+            raise Mistake("those are the first rows of the Jacobian (how each code unit responds to the pixels), not "
+                          "its right singular vectors: take vh[:k] from torch.linalg.svd(jacobian).")
+        lengths = flat.norm(dim=1)
+        if not torch.allclose(lengths, torch.ones_like(lengths), atol=1e-4):
+            raise Mistake(f"your directions have lengths {_numbers(lengths)}: right singular vectors are unit "
+                          "vectors, the rows of the Vh that torch.linalg.svd returns, reshaped as images.")
+        raise Unrecognised("directions are not the top right singular vectors of the Jacobian (flattened to (H, "
+                           "pixels)), as images.")
 
 
 DESIGN_STEPS, DESIGN_LR, DESIGN_BATCH = 500, 5e-3, 128

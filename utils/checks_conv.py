@@ -10,10 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .checks import (Mistake, Unrecognised, as_float, choice, count_parameters, design_images, exercise, mse_on,
-                     name_known_mistake, question, train_briefly)
-from .checks_linear import (check_deterministic, check_layers, check_pixel_activation, follows_inputs, other_layers,
-                            output_of_last, probing)
+from .checks import (Mistake, Unrecognised, as_float, check_deterministic, check_follows_inputs, check_layers,
+                     check_pixel_activation, choice, count_parameters, design_images, exercise, mse_on,
+                     name_known_mistake, other_layers, output_of_last, probing, question, train_briefly)
 from .models import ShapeError, trace_shapes
 
 REFERENCE = "nb02_convolutional_autoencoder"
@@ -148,9 +147,9 @@ def convolve(convolve_):
                                                                atol=1e-5)):
         raise Mistake("called with keywords, convolve(images, kernel, stride=2, padding=1), your function gives "
                       "another result than with the same values in order: use the arguments stride and padding.")
-    follows_inputs(lambda x, w: convolve_(x, w, 2, 1),
+    check_follows_inputs(lambda x, w: convolve_(x, w, 2, 1),
                    lambda dtype, device: (torch.rand(2, 6, 5, dtype=dtype, device=device),
-                                          torch.rand(3, 3, dtype=dtype, device=device)), "convolve")
+                                          torch.rand(3, 3, dtype=dtype, device=device)), "convolve", cpu_copies_allowed=False)
 
 
 # Exercises 2 and 5: the encoder and the decoder, given only the shapes.
@@ -466,9 +465,9 @@ def _check_per_image_mse_contract(measure, model, images):
     if not torch.allclose(one.detach().double(), expected.double().view(1), rtol=1e-4):
         raise Unrecognised(f"{case}, the error is {one.item():.5g}, not its mean squared error per pixel "
                            f"{expected.item():.5g}.")
-    follows_inputs(lambda model, images: measure(model, images),
+    check_follows_inputs(lambda model, images: measure(model, images),
                          lambda dtype, device: (_squared_error_model().to(dtype=dtype, device=device),
-                                                images[:3].to(dtype=dtype, device=device)), "per_image_mse")
+                                                images[:3].to(dtype=dtype, device=device)), "per_image_mse", cpu_copies_allowed=False)
 
 
 # Exercise 7: a design, trained by the check.

@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .checks import (Mistake, Unrecognised, as_float, check_one_step, choice, close, count_parameters, design_images,
-                     exercise, name_known_mistake, question, sgd_step_oracle, tiny_autoencoder, train_briefly)
-from .checks_linear import follows_inputs, probing
+from .checks import (Mistake, Unrecognised, as_float, check_follows_inputs, check_one_step, choice, close,
+                     count_parameters, design_images, exercise, name_known_mistake, probing, question, sgd_step_oracle,
+                     tiny_autoencoder, train_briefly)
 
 REFERENCE = "nb03_denoising_autoencoder"
 
@@ -71,9 +71,9 @@ def add_gaussian_noise(add_noise):
         raise Mistake("with a batch of one image the pixels got no noise of their own (or NaN): noise made from "
                       "statistics over the batch (a mean or std over dim 0) leaves nothing for one image. Draw "
                       "sigma * torch.randn_like(images).")
-    follows_inputs(lambda images: add_noise(images, 0.1),
+    check_follows_inputs(lambda images: add_noise(images, 0.1),
                          lambda dtype, device: (torch.full((4, 1, 28, 28), 0.5, dtype=dtype, device=device),),
-                         "add_gaussian_noise")
+                         "add_gaussian_noise", cpu_copies_allowed=False)
 
     black_and_white = torch.zeros(100, 1, 28, 28)
     black_and_white[50:] = 1.0
@@ -129,8 +129,8 @@ def _check_edges(corrupt, grey, what):
                       "a pixel even with fraction = 0. Compare with a strict <: a pixel is hit when its draw is "
                       "< fraction (kept when >= fraction), so fraction 0 hits none.")
     if (everything == grey).any():
-        raise Mistake(f"when torch.rand_like draws exactly 0.0, your function leaves a pixel alone with "
-                      f"fraction = 1: a pixel is hit when its draw is < fraction, which every draw in [0, 1) is.")
+        raise Mistake("when torch.rand_like draws exactly 0.0, your function leaves a pixel alone with "
+                      "fraction = 1: a pixel is hit when its draw is < fraction, which every draw in [0, 1) is.")
 
 
 def _check_other_shapes(corrupt, what):
@@ -140,8 +140,8 @@ def _check_other_shapes(corrupt, what):
     with probing("for one image of shape (1, 3, 10, 6)", "make the random numbers with torch.rand_like(images), "
                  "which takes the images' own shape, and work on any (N, C, H, W)"):
         result = _returned_image(corrupt(image, 0.5), image)
-    follows_inputs(lambda images: corrupt(images, 0.3),
-                         lambda dtype, device: (torch.full((4, 1, 28, 28), 0.5, dtype=dtype, device=device),), what)
+    check_follows_inputs(lambda images: corrupt(images, 0.3),
+                         lambda dtype, device: (torch.full((4, 1, 28, 28), 0.5, dtype=dtype, device=device),), what, cpu_copies_allowed=False)
     return image, result
 
 

@@ -3,7 +3,6 @@ with an oracle computed another way, and names the mistake when it recognises on
 import contextlib
 import copy
 import traceback
-from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -11,127 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import (Mistake, Unrecognised, _learner_frame, as_float, check_follows_inputs, choice, close,
-                     count_parameters, design_images, exercise, name_known_mistake, question, tiny_autoencoder,
+from .checks import (Mistake, Unrecognised, as_float, check_deterministic, check_follows_inputs, check_layers,
+                     check_pixel_activation, choice, close, count_parameters, design_images, exercise,
+                     name_known_mistake, other_layers, output_of_last, probing, question, tiny_autoencoder,
                      train_briefly)
 
 REFERENCE = "nb01_linear_autoencoder"
-
-
-# Helpers that notebook 02's and 03's checks share.
-
-@contextlib.contextmanager
-def probing(case, advice):
-    """Turn a crash of the learner's code on one of a check's other cases (``case``: "with a batch of one", ...) into
-    a Mistake that says which case it was and what usually breaks there (``advice``)."""
-    try:
-        yield
-    except (Mistake, NotImplementedError):
-        raise
-    except Exception as error:  # noqa: BLE001 - whatever the learner's code raised
-        detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
-        raise Mistake(f"{case}, your code raised {type(error).__name__}{' (' + detail + ')' if detail else ''}: "
-                      f"{advice}.{_learner_frame(error)}") from None
-
-
-def follows_inputs(call, make_inputs, what):
-    """``check_follows_inputs``, and what it lets pass on the meta device: a copy of the data to the CPU, which fails on
-    a GPU too (a torch.zeros(...) without device= filled in a loop, .tolist(), .numpy(), .cpu())."""
-    check_follows_inputs(call, make_inputs, what)
-    try:
-        call(*make_inputs(torch.float32, "meta"))
-    except (NotImplementedError, TypeError) as error:
-        if "Cannot copy out of meta tensor" in str(error) or "meta device type tensor to numpy" in str(error):
-            raise Mistake(f"{what} copies the data between the inputs' device and the CPU: a tensor made without "
-                          "device= and filled in a loop, or .tolist(), .numpy(), .cpu(). On a GPU this fails or is "
-                          "slow: make new tensors where the inputs are (device=images.device, images.new_zeros(...), "
-                          "torch.*_like) and stay in torch.") from None
-    except RuntimeError:
-        pass  # check_follows_inputs has judged these
-
-
-def layer_name(module):
-    """A layer as a hint names it: nn.Linear(784, 32), nn.Conv2d(1, 8, kernel_size=3), nn.BatchNorm2d, ..."""
-    if isinstance(module, nn.Linear):
-        return f"nn.Linear({module.in_features}, {module.out_features})"
-    if isinstance(module, nn.Conv2d):
-        size = module.kernel_size[0] if len(set(module.kernel_size)) == 1 else module.kernel_size
-        return f"nn.Conv2d({module.in_channels}, {module.out_channels}, kernel_size={size})"
-    return f"nn.{type(module).__name__}"
-
-
-def check_layers(model, expected, what):
-    """Raise a Mistake naming how the layers of ``model`` that hold parameters differ from ``expected`` (their
-    ``layer_name``s, in order): a bias switched off, a layer too many or too few, a layer of other sizes; an
-    Unrecognised when they differ otherwise. ``what`` names the model in the hint."""
-    layers = [module for module in model.modules() if list(module.parameters(recurse=False))]
-    found = [layer_name(layer) for layer in layers]
-    without_bias = [name for layer, name in zip(layers, found) if getattr(layer, "bias", False) is None]
-    if without_bias:
-        raise Mistake(f"your {what}'s {without_bias[0]} has no bias: drop bias=False, these layers keep theirs.")
-    extra = list((Counter(found) - Counter(expected)).elements())
-    missing = list((Counter(expected) - Counter(found)).elements())
-    if extra and not missing:
-        raise Mistake(f"your {what} has {', '.join(extra)} besides the layers it needs ({', '.join(expected)}): "
-                      "a layer too many.")
-    if missing and not extra:
-        raise Mistake(f"your {what} lacks {', '.join(missing)}: it needs {', '.join(expected)}.")
-    if len(extra) == len(missing) == 1:
-        raise Mistake(f"your {what} has {extra[0]} where it needs {missing[0]}.")
-    if extra or missing:
-        raise Unrecognised(f"your {what}'s layers with parameters are {', '.join(found) or 'none'}; it needs "
-                           f"{', '.join(expected)}.")
-
-
-def check_pixel_activation(moderate, extreme, fix="end the decoder with nn.Sigmoid()"):
-    """Raise a Mistake naming what is wrong with a decoder's output layer, which must put every pixel strictly inside
-    (0, 1) and reach near both ends: ``moderate`` are its outputs where the last layer's inputs stay within about ±5
-    (a sigmoid gives no exact 0 or 1 there), ``extreme`` where they go far from 0 both ways."""
-    if not torch.isfinite(extreme).all() or extreme.min() < 0 or extreme.max() > 1:
-        raise Mistake(f"outputs leave [0, 1], the range of a pixel: {fix}.")
-    low, high = extreme.min().item(), extreme.max().item()
-    if high <= 0:
-        raise Mistake(f"every output pixel is 0: is there a ReLU at the end instead of nn.Sigmoid()? {fix}.")
-    if 0.49 < low and high < 0.74:
-        raise Mistake("the pixels stay between 0.5 and 0.73: the sigmoid is applied twice (one sigmoid's output, in "
-                      "(0, 1), fed to another). Keep a single nn.Sigmoid() at the end.")
-    if 0.49 < low:
-        raise Mistake("no pixel goes below 0.5: the sigmoid gets only numbers ≥ 0, so a ReLU sits right before it. "
-                      "Feed the sigmoid the last layer's output itself.")
-    if low > 0.02 or high < 0.98:
-        raise Mistake(f"the pixels only span [{low:.2f}, {high:.2f}], even when the last layer is driven far from "
-                      f"0, where a pixel can be anything in (0, 1): {fix}, with nothing after it.")
-    if ((moderate == 0) | (moderate == 1)).any():
-        raise Mistake("some pixels are exactly 0 or 1 where a sigmoid never is: the output is clamped (clamp, "
-                      "Hardtanh, Hardsigmoid, ReLU6), and a clamped pixel gets no gradient, so it stops learning. "
-                      f"{fix[0].upper() + fix[1:]}, which stays strictly inside (0, 1).")
-
-
-def output_of_last(module, kind, run):
-    """``run()``'s result, and the output of the last layer of type ``kind`` inside ``module`` that ran during it
-    (None if none did): what a layout's activation should be applied to."""
-    outputs = []
-    handles = [m.register_forward_hook(lambda _module, _inputs, output: outputs.append(output))
-               for m in module.modules() if isinstance(m, kind)]
-    try:
-        result = run()
-    finally:
-        for handle in handles:
-            handle.remove()
-    return result, (outputs[-1] if outputs else None)
-
-
-def other_layers(module, allowed):
-    """The names of the layers in ``module`` (leaves) that are none of the ``allowed`` types, for a hint."""
-    names = [type(m).__name__ for m in module.modules() if not list(m.children()) and not isinstance(m, allowed)]
-    return f" (your {'layers' if len(names) > 1 else 'layer'} {', '.join(names)}?)" if names else ""
-
-
-def check_deterministic(call, what):
-    """Raise a Mistake when ``call()`` (a model in training mode) gives different outputs twice running."""
-    if not torch.equal(call(), call()):
-        raise Mistake(f"the same input gave two different outputs from your {what} in training mode: something "
-                      "random (nn.Dropout, noise) is in it. Remove it: this layout has no random layer.")
 
 
 SEED_LAYERS = ["nn.Linear(784, 32)", "nn.Linear(32, 784)"]
@@ -599,10 +483,10 @@ def pca_reconstruction(reconstruct):
                    "with 200 training images, 1 test image and k=3",
                    advice="a batch of one must work too, and a .squeeze() drops its batch dimension (flatten(1) "
                           "keeps it)")
-    follows_inputs(lambda train, test: reconstruct(train, test, 2),
+    check_follows_inputs(lambda train, test: reconstruct(train, test, 2),
                    lambda dtype, device: (_low_rank_images(20, 5).to(dtype=dtype, device=device),
                                           _low_rank_images(3, 6).to(dtype=dtype, device=device)),
-                   "pca_reconstruction")
+                   "pca_reconstruction", cpu_copies_allowed=False)
 
 
 @question("4", "what the linear decoder learns", 1, f"{REFERENCE}.decoder_columns_are",

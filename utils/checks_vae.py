@@ -3,7 +3,10 @@ the statistics of many samples; the reparameterisation by the statistics of many
 through; the KL term against torch.distributions; the ELBO against its parts computed here; the importance-weighted
 bound against the same bound recomputed from the very codes the learner's function decoded (a spy decoder records
 them); sampling by what reaches the decoder; the count of active units on codes built with known spreads; the design
-(a loss for codes on a rate budget) by training the notebook's VAE with it and measuring its rate and reconstruction."""
+(a loss for codes on a rate budget) by training the notebook's VAE with it and measuring its rate and reconstruction.
+Each function is also run on a batch of one (and n = 1, k = 1, another beta), twice where it must draw afresh, and on
+float64 and meta-device inputs; a wrong KL term is named by the term whose weight is off, read off single entries."""
+import inspect
 import math
 
 import torch
@@ -11,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal, kl_divergence as torch_kl
 
-from .checks import Mistake, as_float, choice, close, design_images, exercise, name_known_mistake, question, train_briefly
+from .checks import (Mistake, Unrecognised, as_float, check_follows_inputs, choice, close, design_images, exercise,
+                     name_known_mistake, name_weighting_mistake, question, train_briefly)
 
 REFERENCE = "nb06_variational_autoencoder"
 
@@ -57,12 +61,13 @@ def sample_fitted_gaussian(sample):
         if torch.allclose(got_mean, torch.zeros_like(mean), atol=0.1):
             raise Mistake("the samples are centred on 0, as draws of N(0, I) are: the fitted Gaussian is centred on "
                           "the codes' mean, codes.mean(dim=0).")
-        raise Mistake(f"the samples' mean is {_numbers(got_mean)}, the codes' is {_numbers(mean)}: the mean is taken "
-                      "over the codes (dim=0), one number per code dimension.")
+        raise Unrecognised(f"the samples' mean is {_numbers(got_mean)}, the codes' is {_numbers(mean)}: the mean is "
+                           "taken over the codes (dim=0), one number per code dimension.")
     if close(got_covariance, covariance, rtol=0.08, atol=0.08):
         again = [sample(codes, 5) for _ in range(2)]
         if torch.equal(again[0], again[1]):
             raise Mistake("two calls returned the same samples: draw fresh ones on every call (no fixed seed inside).")
+        _check_fitted_sizes(sample, codes)
         return
     off_diagonal = ~torch.eye(3, dtype=torch.bool)
     if got_covariance[off_diagonal].abs().max() < 0.15:
@@ -78,9 +83,23 @@ def sample_fitted_gaussian(sample):
     for wrong, hint in known:
         if close(got_covariance, wrong, rtol=0.08, atol=0.08):
             raise Mistake(hint + ".")
-    raise Mistake(f"the samples' covariance is not the codes': variances {_numbers(got_covariance.diagonal())} against "
-                  f"{_numbers(covariance.diagonal())}. Fit torch.cov(codes.T), shape (K, K), and draw from "
-                  "N(mean, that matrix).")
+    raise Unrecognised(f"the samples' covariance is not the codes': variances {_numbers(got_covariance.diagonal())} "
+                       f"against {_numbers(covariance.diagonal())}. Fit torch.cov(codes.T), shape (K, K), and draw "
+                       "from N(mean, that matrix).")
+
+
+def _check_fitted_sizes(sample, codes):
+    """One sample, codes of 2 numbers, float64 and the device: not only the check's n = 20,000 codes of 3."""
+    for data, n in [(codes, 1), (codes[:, :2], 3)]:
+        samples = sample(data, n)
+        if not isinstance(samples, torch.Tensor) or tuple(samples.shape) != (n, data.shape[1]):
+            shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
+            raise Mistake(f"with n = {n} and codes of {data.shape[1]} numbers your function returns shape {shape}, not "
+                          f"(n, K) = ({n}, {data.shape[1]})"
+                          + (": a .squeeze() drops the dimension of a single sample." if n == 1 else "."))
+    # float64; the device only where the meta stand-in gets that far (torch.cov has no meta kernel).
+    check_follows_inputs(lambda c: sample(c, 4), lambda dtype, device: (codes.to(dtype).to(device),),
+                   "sample_fitted_gaussian", float32_too=True)
 
 
 # Exercises 2-4: the reparameterisation, the KL term, the ELBO.
@@ -99,8 +118,12 @@ def reparameterize(sample):
     if torch.allclose(var, torch.zeros_like(var)):
         raise Mistake("the samples have no spread: z = mu + std * eps, with eps = torch.randn_like(std).")
     if not torch.allclose(mean, mu, atol=0.05 * logvar.exp().sqrt().max()):
-        raise Mistake("the samples are not centred on mu: z = mu + std * eps with eps of mean 0 "
-                      "(torch.randn_like, not torch.rand_like).")
+        if (draws >= mu).float().mean() > 0.99:
+            raise Mistake("the noise you add to mu is never negative (torch.rand_like draws from [0, 1), and a power "
+                          "or an exp of the noise is positive too): z = mu + std * eps, with eps = "
+                          "torch.randn_like(std), negative half of the time.")
+        raise Unrecognised("the samples are not centred on mu: z = mu + std * eps with eps of mean 0 "
+                           "(torch.randn_like).")
     known = [(logvar.exp() ** 2, "exp(logvar) is the variance σ², not the standard deviation: "
                                  "std = torch.exp(0.5 * logvar)"),
              (logvar ** 2, "logvar was used as if it were σ: it is log σ², so std = torch.exp(0.5 * logvar)"),
@@ -111,8 +134,13 @@ def reparameterize(sample):
         for wrong, hint in known:
             if torch.allclose(var, wrong, rtol=0.06, atol=1e-3):
                 raise Mistake(hint + ".")
-        raise Mistake("the samples' variance is not exp(logvar): z = mu + torch.exp(0.5 * logvar) * "
-                      "torch.randn_like(logvar).")
+        # σ = exp(c · logvar) for some other c than ½ (a 1.5 or a sign typed in): log var = 2c · logvar.
+        c = ((var.log() * logvar).sum() / (2 * logvar.pow(2).sum())).item()
+        if torch.allclose(var, (2 * c * logvar).exp(), rtol=0.06, atol=1e-3):
+            raise Mistake(f"your samples' spread is exp({c:.2g} · logvar): std = exp(0.5 · logvar), the square root of "
+                          "the variance exp(logvar).")
+        raise Unrecognised("the samples' variance is not exp(logvar): z = mu + torch.exp(0.5 * logvar) * "
+                           "torch.randn_like(logvar).")
     correlation = torch.corrcoef(torch.stack([draws[:, 0, 0], draws[:, 0, 1]]))[0, 1]
     if correlation.abs() > 0.5:
         raise Mistake("the latent dimensions of an image share one noise value: draw eps for every entry, "
@@ -133,6 +161,17 @@ def reparameterize(sample):
         raise Mistake("the gradients do not flow as the trick makes them (dz/dmu = 1, dz/dlogvar = ½·σ·ε): "
                       "sampling with torch.normal(mu, std), or a detached std, blocks them. Write "
                       "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(logvar): only eps is random.")
+    # Fresh noise on every call, a batch of one, and the inputs' dtype and device.
+    if torch.equal(sample(mu, logvar), sample(mu, logvar)):
+        raise Mistake("two calls with the same mu and logvar gave the same sample: draw fresh noise on every call "
+                      "(no torch.manual_seed inside the function).")
+    one = sample(mu[:1], logvar[:1])
+    if not isinstance(one, torch.Tensor) or tuple(one.shape) != (1, mu.shape[1]):
+        shape = tuple(one.shape) if isinstance(one, torch.Tensor) else type(one).__name__
+        raise Mistake(f"with a batch of one, mu of shape (1, {mu.shape[1]}), your sample has shape {shape}: keep mu's "
+                      "shape (a .squeeze() drops the batch dimension).")
+    check_follows_inputs(sample, lambda dtype, device: (mu.to(dtype).to(device), logvar.to(dtype).to(device)),
+                   "reparameterize", float32_too=True)
 
 
 @exercise("3", "the KL term, derived", 3, f"{REFERENCE}.kl_divergence", kind="core")
@@ -142,21 +181,21 @@ def kl_divergence(kl):
     value = kl(mu_leaf, logvar)
     if not isinstance(value, torch.Tensor) or value.numel() != 1:
         raise Mistake("return one number as a tensor: the KL summed over latent dimensions, averaged over the batch.")
-    per_dim = torch_kl(Normal(mu.double(), (0.5 * logvar.double()).exp()), Normal(0.0, 1.0))  # (N, K)
-    expected = per_dim.sum(1).mean()
+    expected = _kl_per_dimension(mu, logvar).sum(1).mean()
     if not close(value, expected, rtol=1e-4):
         std = (0.5 * logvar).exp()
-        known = [(-expected, "the sign is flipped: KL = -0.5 · Σ (1 + logvar − mu² − exp(logvar)), never negative"),
-                 (per_dim.mean(), "you averaged over the latent dimensions too: sum over them (each is one term of "
-                                  "the KL of the whole code), average over the batch only"),
-                 (per_dim.sum(), "you summed over the batch too: average over the images, so the loss is per image"),
-                 (2 * expected, "the factor 0.5 is missing"),
-                 (-0.5 * (1 + std - mu ** 2 - std.exp()).sum(1).mean(),
-                  "σ was used where log σ² belongs: the formula takes logvar itself, "
-                  "-0.5 · Σ (1 + logvar − mu² − exp(logvar))")]
+        known = _kl_reductions(mu, logvar) + [
+            (-expected, "the sign is flipped: KL = -0.5 · Σ (1 + logvar − mu² − exp(logvar)), never negative"),
+            (2 * expected, "the factor 0.5 is missing"),
+            (-0.5 * (1 + std - mu ** 2 - std.exp()).sum(1).mean(),
+             "σ was used where log σ² belongs: the formula takes logvar itself, "
+             "-0.5 · Σ (1 + logvar − mu² − exp(logvar))")]
         name_known_mistake(value, known, rtol=1e-4)
-        raise Mistake(f"got {value.item():.5g}, expected {expected.item():.5g}: -0.5 · Σ_latent (1 + logvar − mu² − "
-                      "exp(logvar)), then the mean over the batch.")
+        terms = _kl_terms_mistake(kl)
+        if terms:
+            raise terms
+        raise Unrecognised(f"got {value.item():.5g}, expected {expected.item():.5g}: -0.5 · Σ_latent (1 + logvar − "
+                           "mu² − exp(logvar)), then the mean over the batch.")
     if not value.requires_grad:
         raise Mistake("the value is right but no gradient flows back to mu: it was detached (.detach(), .item(), "
                       "torch.no_grad()).")
@@ -164,6 +203,60 @@ def kl_divergence(kl):
     if mu_leaf.grad is None or not torch.allclose(mu_leaf.grad.double(), mu.double() / len(mu), atol=1e-6):
         raise Mistake("the value is right but its gradient is not: compute it with torch operations from mu and "
                       "logvar, without detaching.")
+    one, right = as_float(kl(mu[:1], logvar[:1]), "the KL term"), _kl_per_dimension(mu[:1], logvar[:1]).sum().item()
+    if not close(one, right, rtol=1e-4):
+        raise Unrecognised(f"with a batch of one (mu of shape (1, {mu.shape[1]})), the KL term is {one:.5g}, not "
+                           f"{right:.5g}.")
+    check_follows_inputs(kl, lambda dtype, device: (mu.to(dtype).to(device), logvar.to(dtype).to(device)), "kl_divergence",
+                   float32_too=True)
+
+
+def _kl_per_dimension(mu, logvar):
+    """KL(N(mu, exp(logvar)) || N(0, 1)) of each entry, (N, K), in float64, by torch.distributions."""
+    return torch_kl(Normal(mu.double(), (0.5 * logvar.double()).exp()), Normal(0.0, 1.0))
+
+
+def _kl_reductions(mu, logvar):
+    """(wrong value, hint) for the KL's reductions other than a sum over the latent dimensions and a mean over the
+    batch."""
+    per_dim = _kl_per_dimension(mu, logvar)
+    return [(per_dim.mean(), "you averaged over the latent dimensions too: sum over them (each is one term of the KL "
+                             "of the whole code), average over the batch only"),
+            (per_dim.sum(), "you summed over the batch too: average over the images, so the loss is per image"),
+            (per_dim.sum(0).mean(), "you summed over the batch (dim 0) and averaged over the latent dimensions: sum "
+                                    "over the latent dimensions (dim 1), then average over the batch")]
+
+
+# Pairs (mu, logvar) of single entries: the KL of one entry, a μ² + b exp(logvar) + c + d logvar + e μ, shows its
+# coefficients, whatever typo changed them. The right ones are ½, ½, −½, −½ and 0.
+_KL_PROBES = torch.tensor([[0.0, 0.0], [1.0, 0.0], [-2.0, 0.5], [0.5, -1.0], [1.5, 1.0], [-0.7, -2.0], [0.3, 2.0]])
+_KL_TERMS = [("mu²", 0.5), ("exp(logvar)", 0.5), ("the constant (the −1 in the bracket)", -0.5), ("logvar", -0.5),
+             ("mu (unsquared)", 0.0)]
+
+
+def _kl_terms_mistake(kl):
+    """A Mistake naming the terms of the KL whose weights are wrong, read off single entries; None when the KL is
+    not of the form a μ² + b exp(logvar) + c + d logvar + e μ (or the learner's code fails on them)."""
+    values = []
+    for mu, logvar in _KL_PROBES.tolist():
+        try:
+            values.append(as_float(kl(torch.tensor([[mu]]), torch.tensor([[logvar]])), "the KL"))
+        except Exception:  # noqa: BLE001 - a probe that only names a mistake already found must not crash
+            return None
+    mu, logvar = _KL_PROBES.double().T
+    basis = torch.stack([mu ** 2, logvar.exp(), torch.ones_like(mu), logvar, mu], dim=1)
+    got = torch.tensor(values, dtype=torch.float64)
+    weights = torch.linalg.lstsq(basis, got[:, None]).solution[:, 0]
+    if not torch.allclose(basis @ weights, got, rtol=1e-4, atol=1e-4):
+        return None
+    right = torch.tensor([w for _, w in _KL_TERMS], dtype=torch.float64)
+    wrong = [f"{name} has the weight {w:.3g} where {r:g} belongs" for (name, r), w in zip(_KL_TERMS, weights.tolist())
+             if abs(w - r) > 1e-3]
+    ratio = weights[0] / right[0]
+    if torch.allclose(weights, ratio * right, atol=1e-3):
+        return Mistake(f"your KL is {ratio:.3g} times the right one: the factor in front of the bracket is ½ "
+                       "(−½ with the bracket's own signs).")
+    return Mistake("in KL = ½ · (mu² + exp(logvar) − 1 − logvar), per latent dimension, " + "; ".join(wrong) + ".")
 
 
 def _elbo_inputs():
@@ -175,8 +268,25 @@ def _elbo_inputs():
 
 @exercise("4", "the ELBO loss and its reduction", 3, f"{REFERENCE}.elbo_loss", kind="core")
 def elbo_loss(loss_fn):
-    images, reconstruction, mu, logvar = _elbo_inputs()
-    beta = 2.5
+    inputs = _elbo_inputs()
+    for (images, reconstruction, mu, logvar), beta in [(inputs, 2.5), ([t[:1] for t in inputs], 0.5)]:
+        _check_elbo(loss_fn, images, reconstruction, mu, logvar, beta)
+    # Pixels at exactly 0 and 1, as a float32 sigmoid gives when it saturates: log(0) must not make the loss infinite.
+    images, reconstruction, mu, logvar = inputs
+    saturated = reconstruction.clone()
+    saturated[:, 0, 0, :2] = torch.tensor([0.0, 1.0])
+    loss, recon_term, _ = loss_fn(images, saturated, mu, logvar, 2.5)
+    if not (torch.isfinite(loss) and torch.isfinite(recon_term)):
+        raise Mistake(f"where a pixel of the reconstruction is exactly 0 or 1 (a saturated sigmoid), your loss is "
+                      f"{loss.item()}: a log of 0. F.binary_cross_entropy clamps its logs at −100; written by hand, "
+                      "clamp the reconstruction into [1e-7, 1 − 1e-7] first.")
+    _check_default_beta(loss_fn, *inputs)
+    check_follows_inputs(lambda *tensors: loss_fn(*tensors, 2.5), lambda dtype, device: [t.to(dtype).to(device)
+                                                                                  for t in inputs], "elbo_loss")
+
+
+def _check_elbo(loss_fn, images, reconstruction, mu, logvar, beta):
+    case = "" if len(images) > 1 else f" (with a batch of one image and beta = {beta})"
     returned = loss_fn(images, reconstruction, mu, logvar, beta)
     if not (isinstance(returned, tuple) and len(returned) == 3):
         raise Mistake("return three things: (loss, reconstruction term, KL term), each averaged over the batch.")
@@ -185,29 +295,56 @@ def elbo_loss(loss_fn):
         raise Mistake("each of the three should be a one-number tensor.")
     bce = F.binary_cross_entropy(reconstruction, images, reduction="none").flatten(1).sum(1)  # nats per image
     expected_recon = bce.mean()
-    expected_kl = torch_kl(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(1).mean()
+    expected_kl = _kl_per_dimension(mu, logvar).sum(1).mean()
     if not close(recon_term, expected_recon, rtol=1e-4):
         known = [(expected_recon / 784, "the reconstruction term is averaged over pixels: sum the binary "
                                         "cross-entropy over the 784 pixels (a log-likelihood of the whole image), "
                                         "then average over the batch"),
-                 (bce.sum(), "the reconstruction term is summed over the batch too: average it over the images"),
+                 (bce.sum() if len(images) > 1 else None, "the reconstruction term is summed over the batch too: "
+                                                          "average it over the images"),
+                 (bce.sum() * len(images) if len(images) > 1 else None, "the reconstruction term is multiplied by the "
+                                                                        "batch size: divide by it"),
+                 (torch.floor(bce.sum() / len(images)), "the floor division // rounds the reconstruction term down to "
+                                                        "a whole number: divide with /"),
                  (F.mse_loss(reconstruction, images, reduction="sum") / len(images),
                   "that is the squared error: the ELBO's reconstruction term here is the binary cross-entropy, "
                   "F.binary_cross_entropy(reconstruction, images, reduction='sum') / batch size"),
                  (F.binary_cross_entropy(images, reconstruction.clamp(1e-6, 1 - 1e-6), reduction="sum") / len(images),
                   "the arguments of F.binary_cross_entropy are swapped: (prediction, target)")]
         name_known_mistake(recon_term, known, rtol=1e-4)
-        raise Mistake(f"reconstruction term {recon_term.item():.5g}, expected {expected_recon.item():.5g}: the binary "
-                      "cross-entropy summed over pixels, averaged over images.")
+        raise Unrecognised(f"reconstruction term {recon_term.item():.5g}, expected {expected_recon.item():.5g}{case}: "
+                           "the binary cross-entropy summed over pixels, averaged over images.")
     if not close(kl_term, expected_kl, rtol=1e-4):
-        raise Mistake(f"KL term {kl_term.item():.5g}, expected {expected_kl.item():.5g}: use your kl_divergence(mu, logvar).")
+        name_known_mistake(kl_term, _kl_reductions(mu, logvar) if len(mu) > 1 else [], rtol=1e-4)
+        raise Unrecognised(f"KL term {kl_term.item():.5g}, expected {expected_kl.item():.5g}{case}: use your "
+                           "kl_divergence(mu, logvar).")
     expected = expected_recon + beta * expected_kl
     if not close(loss, expected, rtol=1e-4):
         name_known_mistake(loss, [(expected_recon - beta * expected_kl, "the KL term is subtracted: the loss is "
                                                                         "−ELBO = reconstruction + β · KL"),
                                   (expected_recon + expected_kl, "beta is ignored: loss = reconstruction + beta * KL"),
                                   (expected_recon, "the KL term is missing from the loss")], rtol=1e-4)
-        raise Mistake(f"loss {loss.item():.5g}, expected reconstruction + beta · KL = {expected.item():.5g}.")
+        weighting = name_weighting_mistake(lambda w: loss_fn(images, reconstruction, mu, logvar, w)[0].item(),
+                                           expected_recon.item(), expected_kl.item(), beta, "beta")
+        if weighting:
+            raise weighting
+        raise Unrecognised(f"loss {loss.item():.5g}, expected reconstruction + beta · KL = {expected.item():.5g}"
+                           f"{case}.")
+
+
+def _check_default_beta(loss_fn, images, reconstruction, mu, logvar):
+    """The stub's signature has beta=1.0: a default of another value changes every call that leaves beta out."""
+    try:
+        parameters = list(inspect.signature(loss_fn).parameters.values())
+    except (TypeError, ValueError):
+        return
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if len(parameters) < 5 or parameters[4].kind not in positional or parameters[4].default is inspect.Parameter.empty:
+        return  # no default: every call must give beta, which is allowed
+    loss, recon_term, kl_term = loss_fn(images, reconstruction, mu, logvar)
+    if not close(loss, recon_term + kl_term, rtol=1e-4):
+        raise Mistake(f"called without beta, your loss is not reconstruction + KL: beta's default is "
+                      f"{parameters[4].default!r}; it should be 1.0, so that the loss is the −ELBO itself.")
 
 
 class _SpyDecoder(torch.nn.Module):
@@ -243,15 +380,27 @@ def sample_images(generate):
     if z.min() >= 0:
         raise Mistake("the codes are never negative: the prior is the standard normal, torch.randn(n, latent_size), "
                       "not torch.rand.")
-    if not (abs(z.mean()) < 0.06 and 0.9 < z.var() < 1.1):
-        raise Mistake(f"the codes have mean {z.mean():.3f} and variance {z.var():.3f}; the prior N(0, I) has mean 0 "
-                      "and variance 1: z = torch.randn(n, latent_size).")
+    if abs(z.mean()) >= 0.06:
+        raise Mistake(f"your codes are centred on {z.mean():.3f}: the prior N(0, I) is centred on 0; draw "
+                      "torch.randn(n, latent_size) and add nothing to it.")
+    if not 0.9 < z.var() < 1.1:
+        raise Mistake(f"your codes have variance {z.var():.3f}, the prior's is 1: they were scaled; draw "
+                      "torch.randn(n, latent_size) and multiply it by nothing.")
     first, second = [], []
     for codes in (first, second):
         decoder.codes = codes
         generate(decoder, 10, 4)
     if torch.equal(torch.cat(first), torch.cat(second)):
         raise Mistake("two calls decoded the same codes: draw fresh ones on every call (no fixed seed inside).")
+    one = generate(decoder, 1, 4)
+    if not isinstance(one, torch.Tensor) or tuple(one.shape) != (1, 1, 28, 28):
+        shape = tuple(one.shape) if isinstance(one, torch.Tensor) else type(one).__name__
+        raise Mistake(f"with n = 1 your function returns shape {shape}, not (1, 1, 28, 28): keep the decoder's output "
+                      "as it is (a .squeeze() drops the batch dimension).")
+    # The codes must be drawn where the decoder is: torch.randn(n, k) alone is on the CPU, and a GPU decoder fails on
+    # it. Only the device is probed (a float32 decoder, its images cast): the contract leaves the dtype to torch.randn.
+    decoder = nn.Sequential(nn.Linear(4, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
+    check_follows_inputs(lambda d: generate(d, 3, 4).double(), lambda dtype, device: (decoder.to(device),), "sample_images")
 
 
 # Exercise 5: a question, answered before the experiment that shows it.
@@ -346,15 +495,46 @@ def _bound_parts(images, codes, k, seed=5, check_draws=True):
             if abs(codes.mean().item()) < 0.15 and abs(codes.var().item() - 1) < 0.2:
                 raise Mistake("the codes look like draws of the prior N(0, I): draw them from the encoder's "
                               "q(z|x) = N(mu, σ²), σ = exp(½·logvar): the importance weights correct for q.")
-            raise Mistake("the codes decoded are not draws of q(z|x) = N(mu, exp(logvar)): z = mu + exp(½·logvar)·ε, "
-                          "ε ~ N(0, I), drawn afresh for each of the k codes of each image.")
+            eps = (z - mu) / std
+            if abs(eps.mean().item()) < 0.1:
+                raise Mistake(f"your codes spread {eps.std().item():.2g} times as wide around mu as q(z|x) does: its "
+                              "standard deviation is σ = exp(½·logvar), z = mu + σ·ε with ε ~ N(0, I).")
+            raise Unrecognised("the codes decoded are not draws of q(z|x) = N(mu, exp(logvar)): z = mu + "
+                               "exp(½·logvar)·ε, ε ~ N(0, I), drawn afresh for each of the k codes of each image.")
         pixels = model.probabilities(z.reshape(k * n, latent)).view(k, *images.shape)
         targets = images.double().expand_as(pixels)
         log_px_z = -F.binary_cross_entropy(pixels, targets, reduction="none").flatten(2).sum(2)
         log_px_z_mean = -F.binary_cross_entropy(pixels, targets, reduction="none").flatten(2).mean(2)
         log_pz = Normal(0.0, 1.0).log_prob(z).sum(2)
         log_qz = Normal(mu, std).log_prob(z).sum(2)
-    return log_px_z, log_px_z_mean, log_pz, log_qz
+        # log p(z) under the Gaussians a slip puts in the prior's place: centred on mu, or with another mean or scale
+        wrong_priors = [(Normal(mu, 1.0).log_prob(z).sum(2), "N(mu, I), centred on the encoder's mean")] + [
+            (Normal(m, sd).log_prob(z).sum(2), f"N({m:g}, {sd:g}²)") for m, sd in [(1, 1), (-1, 1), (0, 2), (0, 0.5)]]
+    return log_px_z, log_px_z_mean, log_pz, log_qz, wrong_priors
+
+
+def _check_bound_sizes(bound, images):
+    """A batch of one image, k = 1 (the ELBO), float64 and the device: not only the check's 3 images and k = 400."""
+    for k in (20, 1):
+        model = _BoundSpy()
+        value = bound(model, images[:1], k)
+        if not isinstance(value, torch.Tensor) or tuple(value.shape) != (1,):
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise Mistake(f"with a batch of one image and k = {k}, your bound has shape {shape}, not (1,)"
+                          + (": a .squeeze() dropped the batch dimension." if shape == () else "."))
+        log_px_z, _, log_pz, log_qz, _ = _bound_parts(images[:1], torch.cat(model.codes), k, check_draws=False)
+        expected = _log_mean_exp(log_px_z + log_pz - log_qz, k)
+        if not torch.allclose(value.detach().double(), expected, rtol=1e-4, atol=0.05):
+            raise Unrecognised(f"with a batch of one image and k = {k}, got {_numbers(value.detach())}, expected "
+                               f"{_numbers(expected)} from the codes your function decoded.")
+    model = _BoundSpy()
+    bound(model, images[:1], 3), bound(model, images[:1], 3)
+    if torch.equal(model.codes[0], model.codes[-1]):
+        raise Mistake("two calls decoded the same codes: draw fresh ones on every call (no torch.manual_seed inside "
+                      "the function), or the bound's estimate never varies.")
+    check_follows_inputs(lambda model, x: bound(model, x, 5),
+                   lambda dtype, device: (_BoundSpy(dtype).to(device), images.to(dtype).to(device)),
+                   "importance_weighted_bound", float32_too=True)
 
 
 def _log_mean_exp(log_w, k):
@@ -379,7 +559,7 @@ def importance_weighted_bound(bound):
     if len(codes) != k * len(images):
         raise Mistake(f"decode k codes per image: for N = {len(images)} images and k = {k}, the decoder should see "
                       f"k·N = {k * len(images)} codes in all; it saw {len(codes)}.")
-    log_px_z, log_px_z_mean, log_pz, log_qz = _bound_parts(images, codes, k)
+    log_px_z, log_px_z_mean, log_pz, log_qz, wrong_priors = _bound_parts(images, codes, k)
     value = value.detach().double()
     if not torch.isfinite(value).all():
         raise Mistake(f"the bound came out as {_numbers(value)}: each weight p(x, z) / q(z | x) is about e^-1000 here, "
@@ -387,6 +567,7 @@ def importance_weighted_bound(bound):
                       "torch.logsumexp(log_w, dim=0) - math.log(k).")
     expected = _log_mean_exp(log_px_z + log_pz - log_qz, k)
     if torch.allclose(value, expected, rtol=1e-4, atol=0.05):
+        _check_bound_sizes(bound, images)
         return
     known = [((log_px_z + log_pz - log_qz).mean(0),
               "you averaged the log-weights: that is the ELBO's estimate, whatever k is. The bound is the log of the "
@@ -404,13 +585,20 @@ def importance_weighted_bound(bound):
               "log p(x | z) is averaged over the pixels: it is the log-likelihood of the whole image, minus the BCE "
               "SUMMED over the 784 pixels"),
              (_log_mean_exp(-log_px_z + log_pz - log_qz, k),
-              "the reconstruction term has the wrong sign: log p(x | z) = − (BCE summed over pixels)")]
+              "the reconstruction term has the wrong sign: log p(x | z) = − (BCE summed over pixels)"),
+             (_log_mean_exp(log_px_z - log_pz - log_qz, k), "log p(z) is subtracted: the weight multiplies by the "
+                                                             "prior, log w = log p(x | z) + log p(z) − log q(z | x)"),
+             (torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) + math.log(k),
+              "log k is added: the bound is the log of the mean of the k weights, logsumexp − log k")]
+    known += [(_log_mean_exp(log_px_z + wrong_pz - log_qz, k), f"log p(z) is taken under {prior}: the prior is "
+                                                               "N(0, I), Normal(0.0, 1.0).log_prob(z)")
+              for wrong_pz, prior in wrong_priors]
     for wrong, hint in known:
         if torch.allclose(value, wrong, rtol=1e-4, atol=0.05):
             raise Mistake(hint + ".")
-    raise Mistake(f"got {_numbers(value)}, expected {_numbers(expected)} from the codes your function decoded: "
-                  "log w = log p(x | z) + log p(z) − log q(z | x) for each of the k codes, then "
-                  "torch.logsumexp(log_w, dim=0) − log k.")
+    raise Unrecognised(f"got {_numbers(value)}, expected {_numbers(expected)} from the codes your function decoded: "
+                       "log w = log p(x | z) + log p(z) − log q(z | x) for each of the k codes, then "
+                       "torch.logsumexp(log_w, dim=0) − log k.")
 
 
 # Exercise 8: counting active units (Burda et al. 2016: A_u = Cov_x(E_q[u]) > 0.01).
@@ -434,8 +622,7 @@ class _ActivitySpy(nn.Module):
         return self.mu[:len(images)], self.logvar[:len(images)]
 
     def forward(self, images):
-        mu, logvar = self.encode(images)
-        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+        mu, logvar = self.encode(images)  # a constant decoder: no code is drawn
         return torch.full((len(images), 1, 28, 28), 0.5, dtype=mu.dtype), mu, logvar
 
 
@@ -456,9 +643,16 @@ def active_units(count):
         if strict == 3:
             raise Mistake("with threshold=0.05 you still count 3 dimensions, but only 2 have a variance of mu above "
                           "0.05: use the threshold argument, not a fixed 0.01.")
+        if strict == 4:
+            raise Mistake("with threshold=0.05 you count the 4 dimensions whose variance of mu is below it: active "
+                          "dimensions are those above the threshold, mu.var(dim=0) > threshold.")
         if strict != 2:
-            raise Mistake(f"with threshold=0.05 you count {strict} dimensions; 2 of them have a variance of mu above "
-                          "0.05.")
+            raise Unrecognised(f"with threshold=0.05 you count {strict} dimensions; 2 of them have a variance of mu "
+                               "above 0.05.")
+        if _count(count(_StillSpy(), images[:4], 0.0)) != 1:
+            raise Mistake("with threshold=0 you count a dimension whose mean is the same for every image (a variance "
+                          "of exactly 0): active means above the threshold, >, not >=.")
+        _check_default_threshold(count, model, images)
         return
     known = {4: "you compared the standard deviation of mu with the threshold: Burda et al.'s statistic is its "
                 "variance across the images, Cov_x(E_q[z]) = mu.var(dim=0)",
@@ -474,7 +668,32 @@ def active_units(count):
     if got > 6:
         raise Mistake(f"you count {got}, more than the 6 latent dimensions: the variance is taken across the images "
                       "(dim=0) for each latent dimension, not across the dimensions of each image.")
-    raise Mistake(f"you count {got} active dimensions; 3 of the 6 have a variance of mu across the images above 0.01.")
+    raise Unrecognised(f"you count {got} active dimensions; 3 of the 6 have a variance of mu across the images above "
+                       "0.01.")
+
+
+class _StillSpy(_ActivitySpy):
+    """Two latent dimensions for 4 images: the first's mean is 0.5 for every image (a variance of exactly 0), the
+    second's moves."""
+
+    def __init__(self):
+        nn.Module.__init__(self)
+        self.mu = torch.tensor([[0.5, 0.0], [0.5, 1.0], [0.5, 0.0], [0.5, 1.0]])
+        self.logvar = torch.zeros(4, 2)
+
+
+def _check_default_threshold(count, model, images):
+    """The stub's signature has threshold=0.01, Burda et al.'s: another default changes every call that leaves it
+    out."""
+    try:
+        parameters = list(inspect.signature(count).parameters.values())
+    except (TypeError, ValueError):
+        return
+    if len(parameters) < 3 or parameters[2].default is inspect.Parameter.empty:
+        return  # no default: every call must give the threshold, which is allowed
+    if _count(count(model, images)) != 3:
+        raise Mistake(f"called without a threshold, your count uses {parameters[2].default!r}: the default should be "
+                      "0.01, Burda et al.'s.")
 
 
 # Exercise 9, the design task: a training loss for a VAE whose codes may carry at most 10 nats per image. The check

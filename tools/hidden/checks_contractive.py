@@ -1,9 +1,10 @@
 """Hidden checks for notebook 05 (utils/checks_contractive.py). The public checks run the penalties in float64 on
-5 images of 7 or 10 (or 16) inputs with moderate pre-activations, and the loss on 4 images at lambda 0.3: here
-float32, a batch of one, 784 inputs, saturated sigmoid units, flat inputs to a general encoder, lambda 2 and 0.01,
-against the reference. The toy Jacobians: a batch of one, one output, float32; the predicted movement: a batch of
-one, float64 and float32, another sigma; the singular directions: a 28×28 image with k=1, more code units than
-pixels; the design: retrained from another seed on other training images, with the same budget and targets."""
+5 images of 7 or 10 (or 16) inputs with moderate pre-activations, and the loss on 4 images at lambda 0.3 and one at
+lambda 2: here float32, 784 inputs, saturated sigmoid units (in the closed form and in the loss), flat inputs to a
+general encoder, lambda 0.01 and 0.5, against the reference. The toy Jacobians: a batch of one, one output, float32;
+the predicted movement: a batch of one, float64 and float32, another sigma; the singular directions: a 28×28 image
+with k=1, more code units than pixels; the design: retrained from another seed on other training images, with the
+same budget and targets."""
 import copy
 
 import torch
@@ -87,11 +88,16 @@ def jacobian_penalty(penalty):
 
 
 def contractive_loss(loss_fn):
-    for batch, hidden, lam, dtype in [(1, 3, 2.0, torch.float32), (3, 4, 0.01, torch.float64)]:
+    cases = [(1, 3, 2.0, torch.float32, False), (3, 4, 0.01, torch.float64, False), (2, 3, 0.5, torch.float32, True)]
+    for batch, hidden, lam, dtype, saturated in cases:
         case = f"with a batch of {batch}, {hidden} hidden units, lam={lam} and {dtype}"
         torch.manual_seed(17)
         model = Autoencoder(nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.Sigmoid()),
                             nn.Sequential(nn.Linear(hidden, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))).to(dtype)
+        if saturated:  # units saturated by pre-activations of ±500, as a trained encoder's can be
+            case += ", with saturated units"
+            with torch.no_grad():
+                model.encoder[1].bias[:2] = torch.tensor([500.0, -500.0])
         twin = copy.deepcopy(model).double()
         images = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(batch), dtype=dtype)
         value, grads = _value_and_grads(lambda x: loss_fn(model, x, lam), (images,), list(model.parameters()), case,

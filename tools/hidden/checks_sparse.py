@@ -1,8 +1,9 @@
 """Hidden checks for notebook 04 (utils/checks_sparse.py). The public checks use rho 0.1 (the notebook's RHO) and
 0.3, beta 0.5, 64 images of 20 units, a 6-unit model and a 900-unit layer, 40 images of 12 units for the activity
 summary, 8 of 20 for top-k, weight 0.05 for L1, and seed 0 for the design: here rho 0.05, 0.02 and 0.03, beta 2 and
-0, a batch of one, a single unit, odd sizes, float64, gradients, inputs and layers that must come back unmodified,
-and the design retrained from another seed."""
+0, a batch of one, a single unit, odd sizes, float64 (compared at float64's precision), units saturated at exactly 0 and
+1 inside the loss, gradients, inputs and layers that must come back unmodified, and the design retrained from another
+seed."""
 import copy
 
 import torch
@@ -55,9 +56,14 @@ def _model(hidden_units):
 
 
 def sparse_loss(loss_fn):
-    for batch, hidden_units, beta, rho in [(1, 9, 2.0, 0.03), (3, 5, 0.0, 0.05), (5, 9, 0.2, 0.3)]:
+    cases = [(1, 9, 2.0, 0.03, False), (3, 5, 0.0, 0.05, False), (5, 9, 0.2, 0.3, False), (4, 6, 0.5, 0.1, True)]
+    for batch, hidden_units, beta, rho, saturated in cases:
         case = f"with a batch of {batch}, {hidden_units} hidden units, beta={beta} and rho={rho}"
         model = _model(hidden_units)
+        if saturated:  # one unit never active and one always active (exactly 0 and 1 in float32), as in training
+            case += ", a unit that is never active and one that always is"
+            with torch.no_grad():
+                model.encoder[1].bias[:2] = torch.tensor([-200.0, 200.0])
         images = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(batch))
         twin, copy_of = copy.deepcopy(model), images.clone()
         value = _call(case, loss_fn, model, images, beta, rho)
@@ -65,6 +71,8 @@ def sparse_loss(loss_fn):
         value = _tensor(value, case, dtype=torch.float32)
         if value.numel() != 1 or not value.requires_grad:
             raise Mistake(f"{case}, the loss is not one number that can be back-propagated.")
+        if not torch.isfinite(value):
+            raise Mistake(f"{case}, the loss is {value.item()}.")
         expected = reference.sparse_loss(twin, images, beta, rho)
         if not _close(value, expected, rtol=1e-4, atol=1e-7):
             raise Mistake(f"{case}, the loss is {value.item():.6g}, which is not the sparse autoencoder's loss at "
