@@ -47,11 +47,15 @@ def correct_alternatives():
                 continue
             parts = []
             for statement in test.body:
-                call = statement.value if isinstance(statement, ast.Expr) else None
-                if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "assert_accepted":
-                    for i, arg in enumerate(call.args[1:]):
-                        if isinstance(arg, ast.Lambda):
-                            parts.append(f"candidate_{i} = {ast.get_source_segment(text, arg)}")
+                # The test machinery (an assert_accepted call, or a loop of them over the candidates) is not the
+                # learner's; a lambda handed to it is.
+                calls = [node for node in ast.walk(statement) if isinstance(node, ast.Call)
+                         and getattr(node.func, "id", "") == "assert_accepted"]
+                if calls and not isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+                    for call in calls:
+                        for i, arg in enumerate(call.args[1:]):
+                            if isinstance(arg, ast.Lambda):
+                                parts.append(f"candidate_{i} = {ast.get_source_segment(text, arg)}")
                 else:
                     parts.append(_dedent(ast.get_source_segment(text, statement, padded=True)))
             used = {n.id for n in ast.walk(test) if isinstance(n, ast.Name)}
@@ -105,6 +109,7 @@ PLAIN_CORRECT = [
     "def f(flagged, targets):\n    check = flagged.any()\n    reference = targets\n    type = 'mean'\n    return check, reference, type",
     "from utils.models import Autoencoder\nimport utils.train\nm = utils.Autoencoder(nn.Flatten(), nn.Flatten())",
     "from torch.func import jacrev, vmap\nimport torch.utils.data\nloader = torch.utils.data.DataLoader([1, 2])",
+    "def f(pairs):\n    return sum(flag for flag, _ in pairs), [x for _, x in pairs if _]",  # a loop's own target
 ]
 
 

@@ -321,14 +321,14 @@ class _Screen:
         """Whether a name refers to something the cell binds, by Python's scoping: in the function (or lambda,
         comprehension) it sits in, one around it, or the cell's top level; a class body counts only for its own
         statements, not its methods."""
-        child, scope, nearest = node, self.parent.get(node), True
+        below, child, scope, nearest = None, node, self.parent.get(node), True
         while scope is not None:
-            if isinstance(scope, _SCOPES) and not _evaluated_outside(scope, child) and \
+            if isinstance(scope, _SCOPES) and not _evaluated_outside(scope, child, below) and \
                     (nearest or not isinstance(scope, ast.ClassDef)):
                 if node.id in self._bindings(scope):
                     return True
                 nearest = False
-            child, scope = scope, self.parent.get(scope)
+            below, child, scope = child, scope, self.parent.get(scope)
         return False
 
     def _bindings(self, scope):
@@ -466,13 +466,15 @@ def _path_refused(path):
     return None
 
 
-def _evaluated_outside(scope, child):
+def _evaluated_outside(scope, child, below=None):
     """Whether `child`, a direct part of `scope`, runs in the scope around it: a function's defaults, annotations
-    and decorators (`def f(type=type)` reads the builtin), a comprehension's first iterable, a class's bases."""
+    and decorators (`def f(type=type)` reads the builtin), a comprehension's first iterable (``below``, the part of
+    `child` the name sits in, tells the iterable from the loop's target and conditions, which run inside), a class's
+    bases."""
     if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
         return child is scope.args or child in getattr(scope, "decorator_list", []) or child is getattr(scope, "returns", None)
     if isinstance(scope, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-        return child is scope.generators[0]
+        return child is scope.generators[0] and below is scope.generators[0].iter
     if isinstance(scope, ast.ClassDef):
         return child in scope.bases or child in scope.keywords or child in scope.decorator_list
     return False
