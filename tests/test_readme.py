@@ -42,6 +42,11 @@ def test_the_readme_setup_is_two_commands_a_fresh_debian_python_can_run():
     assert "requirements.txt" in block[0] and "requirements-dev.txt" not in block[0]
 
 
+def extra_jobs():
+    """The slower jobs the README's "Tests" section names (`bash .ci/NAME`), in its order."""
+    return re.findall(r"`(bash \.ci/[\w-]+)`", section("Tests"))
+
+
 def test_ci_runs_the_readme_commands_word_for_word_and_installs_nothing_else():
     ci = ci_commands()
     position = 0
@@ -50,7 +55,15 @@ def test_ci_runs_the_readme_commands_word_for_word_and_installs_nothing_else():
         position = ci.index(command, position) + 1
     installs = [line for line in ci if re.search(r"\bpip install\b|-m venv\b", line)]
     assert set(installs) <= set(readme_commands()), f".ci/run installs beyond the README: {installs}"
-    assert ci[-1] == readme_commands()[-1] and "pytest" in ci[-1], "the test command ends .ci/run"
+    system = [line for line in ci if "apt-get install" in line]
+    assert all(set(re.findall(r"chromium[\w-]*", line)) == {"chromium", "chromium-driver"} for line in system), \
+        f".ci/run installs system packages the README does not name: {system}"
+    assert "apt-get install chromium chromium-driver" in section("Tests")
+    test_command = ci.index(readme_commands()[-1])
+    assert "pytest" in ci[test_command] and ci[test_command + 1:] == extra_jobs() and len(extra_jobs()) == 2, \
+        "the test command, then the README's slower jobs, end .ci/run"
+    for job in extra_jobs():
+        assert (ROOT / job.split()[1]).is_file(), f"{job}: no such script"
     assert ci.index("rm -rf .venv") < ci.index(readme_commands()[0]), "a fresh environment every time"
 
 
@@ -70,7 +83,8 @@ def test_requirements_split_learner_from_contributor():
     assert {"nbgrader", "pytest", "nbval", "check-jsonschema"} & requirement_names(learner) == set(), \
         "instructor and test tools stay out of a learner's JupyterLab (nbgrader adds panels and a warning)"
     assert {"nbgrader", "pytest", "nbval", "check-jsonschema", "nbformat", "nbclient"} <= requirement_names(dev)
-    assert [line for line in dev.splitlines() if line.startswith("-r")] == ["-r requirements.txt"]
+    assert [line.split()[0:2] for line in dev.splitlines() if line.startswith("-r")] == \
+        [["-r", "requirements.txt"], ["-r", "requirements-site.txt"]]
     assert "-r ../requirements.txt" in (ROOT / "binder" / "requirements.txt").read_text()
     assert "numpy" in requirement_names(learner), "notebook 07 imports numpy directly"
 
