@@ -10,7 +10,9 @@ from tools import build
 from utils import variants
 
 NOTEBOOKS = {"01": "01_linear_autoencoder", "02": "02_convolutional_autoencoder", "03": "03_denoising_autoencoder",
-             "04": "04_sparse_autoencoder", "05": "05_contractive_autoencoder", "06": "06_variational_autoencoder"}
+             "04": "04_sparse_autoencoder", "05": "05_contractive_autoencoder", "06": "06_variational_autoencoder",
+             "10": "10_vector_quantised_autoencoders"}
+ALL = variants.variants(with_later=True)
 
 
 def parameters(stem):
@@ -27,9 +29,9 @@ def parameters(stem):
     return values
 
 
-@pytest.mark.parametrize("name", list(variants.variants()))
+@pytest.mark.parametrize("name", list(ALL))
 def test_each_variant_uses_its_notebooks_settings(name):
-    variant = variants.variants()[name]
+    variant = ALL[name]
     notebook = parameters(NOTEBOOKS[variant.notebook])
     assert (variant.epochs, variant.batch_size, variant.lr) == (notebook["EPOCHS"], notebook["BATCH_SIZE"],
                                                                 notebook["LEARNING_RATE"])
@@ -37,13 +39,36 @@ def test_each_variant_uses_its_notebooks_settings(name):
         assert notebook[setting] == value, setting
 
 
-@pytest.mark.parametrize("name", list(variants.variants()))
+@pytest.mark.parametrize("name", list(ALL))
 def test_each_variant_trains_encodes_and_reconstructs(name, monkeypatch):
     monkeypatch.setenv("COURSE_FAST", "1")
     images = torch.rand(64, 1, 28, 28)
-    model, seconds = variants.train(variants.variants()[name], images, device=torch.device("cpu"), progress=False)
+    model, seconds = variants.train(ALL[name], images, device=torch.device("cpu"), progress=False)
     assert seconds > 0 and not model.training
     codes, rebuilt = variants.encode(model, images), variants.reconstruct(model, images)
     assert codes.shape[0] == 64 and codes.dim() == 2
     assert rebuilt.shape == images.shape and 0 <= rebuilt.min() and rebuilt.max() <= 1
     assert variants.per_image_mse(model, images).shape == (64,)
+
+
+def test_notebooks_07_and_08_train_the_six_of_notebooks_01_to_06():
+    assert [variant.notebook for variant in variants.variants().values()] == ["01", "02", "03", "04", "05", "06"]
+    assert set(ALL) - set(variants.variants()) == {"vector-quantised"}
+
+
+def test_the_vq_variants_code_is_its_indices(monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "1")
+    from utils import leaderboard
+    from utils.data import ImageData
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(64, 1, 28, 28, generator=generator)
+    model, seconds = variants.train(ALL["vector-quantised"], images, device=torch.device("cpu"), progress=False)
+    indices = variants.code_indices(model, images)
+    assert indices.shape == (64, 8) and indices.dtype == torch.long
+    assert torch.equal(variants.encode(model, images), model.codebook.detach()[indices].flatten(1))
+    labels = torch.arange(64) % 2
+    data = ImageData(images, labels, images[:20], labels[:20], *[None] * (len(ImageData._fields) - 4))
+    row = leaderboard.measure(model, data, seconds)
+    assert (row["code size"], row["bits"], row["quantised numbers"]) == (8, 48.0, 32)
+    assert "8 indices into a codebook of 64 codes, 48 bits per image" in leaderboard.markdown({"vector-quantised (10)": row})

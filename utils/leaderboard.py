@@ -1,4 +1,5 @@
-"""The leaderboard's measurements: what notebook 08 reports for each variant, and tools/leaderboard.py for the README.
+"""The leaderboard's measurements: what notebook 08 reports for each variant, and tools/leaderboard.py for the README
+(which adds the later notebooks' variants: notebook 10's VQ-VAE).
 
 Every number is measured on the test images of one split; the columns are
 - test MSE per pixel and PSNR (mean of per-image values, dB) of the reconstruction from the code,
@@ -7,6 +8,7 @@ Every number is measured on the test images of one split; the columns are
   reconstruction error; ROC AUC of those scores for "is that class",
 - parameters, and the seconds training took.
 """
+import math
 import time
 
 import torch
@@ -59,9 +61,16 @@ def _columns(data, encode, reconstructions, parameters, seconds):
 
 
 def measure(model, data, seconds):
-    """The leaderboard's columns, but the anomaly AUC, for a trained autoencoder of any variant."""
-    return _columns(data, lambda images: course_variants.encode(model, images),
-                    course_variants.reconstruct(model, data.test_images), count_parameters(model), seconds)
+    """The leaderboard's columns, but the anomaly AUC, for a trained autoencoder of any variant. A VQ-VAE's code is its
+    indices: its code size is their number, with their bits per image beside it; its probe reads the quantised vectors
+    (the codes the indices name, which hold the same information)."""
+    row = _columns(data, lambda images: course_variants.encode(model, images),
+                   course_variants.reconstruct(model, data.test_images), count_parameters(model), seconds)
+    if course_variants.is_vector_quantised(model):
+        positions, codebook_size = course_variants.code_indices(model, data.test_images[:1]).shape[1], len(model.codebook)
+        row.update({"code size": positions, "bits": positions * math.log2(codebook_size),
+                    "codebook size": codebook_size, "quantised numbers": row["code size"]})
+    return row
 
 
 def measure_pca(data, k=PCA_COMPONENTS):
@@ -92,7 +101,7 @@ def leaderboard(data, anomaly_class, device=None, progress=False):
     pca_row["anomaly AUC"] = anomaly_auc(pca_anomaly_scores(data, anomaly_class), data.test_labels, anomaly_class)
     rows = {f"PCA (k = {PCA_COMPONENTS})": pca_row, "raw pixels": measure_pixels(data)}
     normal_images = data.train_images[data.train_labels != anomaly_class]
-    for name, variant in course_variants.variants().items():
+    for name, variant in course_variants.variants(with_later=True).items():
         model, seconds = course_variants.train(variant, data.train_images, device=device, progress=progress)
         row = rows[f"{name} ({variant.notebook})"] = measure(model, data, seconds)
         if course_variants.is_variational(model):
@@ -125,4 +134,8 @@ def markdown(rows):
         if "-ELBO" in row:
             lines.append(f"\n{name}: test −ELBO {row['-ELBO']:.1f} nats per image, its own loss (the table's MSE and "
                          "PSNR decode the mean code μ, for comparison with the others).")
+        if "bits" in row:
+            lines.append(f"\n{name}: its code is {row['code size']} indices into a codebook of {row['codebook size']} "
+                         f"codes, {row['bits']:.0f} bits per image; the probe reads the {row['quantised numbers']} "
+                         "numbers of the quantised vectors they name.")
     return "\n".join(lines)

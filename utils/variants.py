@@ -1,5 +1,6 @@
-"""The main model of each of notebooks 01-06, built and trained as that notebook trains it, so that notebook 08 and
-the leaderboard (tools/leaderboard.py) compare the models the course teaches, not look-alikes.
+"""The main model of each of notebooks 01-06 (and of the later notebooks, for the leaderboard), built and trained as
+that notebook trains it, so that notebook 08 and the leaderboard (tools/leaderboard.py) compare the models the course
+teaches, not look-alikes.
 
 The architectures and losses are the notebooks' own (imported from their generated references); the settings are
 copied from each notebook's parameters cell, and tests/test_variants.py fails when the two drift apart.
@@ -27,8 +28,9 @@ class Variant:
     settings: dict = field(default_factory=dict)  # the notebook's parameters that shape this model, for the record
 
 
-def variants():
-    """The six variants by name, in the course's order."""
+def variants(*, with_later=False):
+    """The variants by name, in the course's order: the six of notebooks 01-06, which notebooks 07 and 08 train and
+    measure; with ``with_later``, also the later notebooks' (10's VQ-VAE), which the leaderboard adds."""
     # Imported here: the references do `import utils`, which must be complete first.
     from .reference import nb01_linear_autoencoder as nb01, nb02_convolutional_autoencoder as nb02
     from .reference import nb03_denoising_autoencoder as nb03, nb04_sparse_autoencoder as nb04
@@ -56,6 +58,15 @@ def variants():
         Variant("variational", "06", lambda: nb06.VAE(20, 400), 10, 128, 1e-3, loss_fn=vae_loss,
                 settings={"LATENT_SIZE": 20, "HIDDEN": 400}),
     ]
+    if with_later:
+        from .reference import nb10_vector_quantised_autoencoders as nb10
+
+        variants.append(Variant(
+            "vector-quantised", "10", lambda: nb10.build_vq_autoencoder(8, 4, 64, 256), 15, 128, 2e-3,
+            loss_fn=lambda model, images: nb10.vq_vae_loss(model, images, 0.25),
+            train_step=lambda model, optimizer, images: nb10.vq_vae_step(model, optimizer, images, 0.25, 50),
+            settings={"POSITIONS": 8, "CODE_DIM": 4, "CODEBOOK_SIZE": 64, "HIDDEN": 256, "BETA": 0.25,
+                      "RESET_EVERY": 50}))
     return {variant.name: variant for variant in variants}
 
 
@@ -74,6 +85,10 @@ def is_variational(model):
     return hasattr(model, "encode") and hasattr(model, "mu")
 
 
+def is_vector_quantised(model):
+    return hasattr(model, "codebook") and hasattr(model, "quantise")
+
+
 @torch.no_grad()
 def _in_batches(model, images, apply, batch_size=1000):
     # Batches of 1,000 keep memory small on any device; the results come back to the CPU, for numpy and plots.
@@ -82,16 +97,27 @@ def _in_batches(model, images, apply, batch_size=1000):
 
 
 def encode(model, images):
-    """The code of each image, flattened to one row per image: the encoder's output (the VAE: the mean μ)."""
+    """The code of each image, flattened to one row per image: the encoder's output (the VAE: the mean μ; the VQ-VAE:
+    the quantised vectors, the codes its indices name)."""
     if is_variational(model):
         return _in_batches(model, images, lambda batch: model.encode(batch)[0].flatten(1))
+    if is_vector_quantised(model):
+        return _in_batches(model, images, lambda batch: model.quantise(model.encoder(batch))[0].flatten(1))
     return _in_batches(model, images, lambda batch: model.encoder(batch).flatten(1))
 
 
+def code_indices(model, images):
+    """A VQ-VAE's code: the codebook index at each position, (N, M)."""
+    return _in_batches(model, images, lambda batch: model.quantise(model.encoder(batch))[1])
+
+
 def reconstruct(model, images):
-    """Each image rebuilt from its code (the VAE: decoded from μ, without sampling), on the CPU."""
+    """Each image rebuilt from its code (the VAE: decoded from μ, without sampling; the VQ-VAE: from its quantised
+    code), on the CPU."""
     if is_variational(model):
         return _in_batches(model, images, lambda batch: model.decoder(model.encode(batch)[0]))
+    if is_vector_quantised(model):
+        return _in_batches(model, images, lambda batch: model(batch)[0])
     return _in_batches(model, images, model)
 
 
