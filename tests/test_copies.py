@@ -20,7 +20,10 @@ TELLING = {"VAE": (108, 11), "pca_reconstruction": (90, 6), "quantise": (65, 3),
            "contractive_loss": (51, 3), "sigmoid_jacobian_penalty": (49, 2), "elbo_loss": (48, 3),
            "train": (210, 19), "build_small_autoencoder": (70, 10),
            "sin_layer_jacobians": (78, 5), "predicted_code_movement": (78, 4), "sensitive_directions": (84, 5),
-           "activity_summary": (65, 5), "importance_weighted_bound": (160, 8)}
+           "activity_summary": (65, 5), "importance_weighted_bound": (160, 8),
+           "sae_loss": (83, 6), "dead_latents": (59, 6), "auxiliary_loss": (59, 4),
+           "nearest_code": (50, 2), "VQAutoencoder": (175, 14), "vq_vae_step": (157, 13), "codebook_perplexity": (59, 4),
+           "reset_dead_codes": (67, 5)}
 
 
 def definitions():

@@ -179,7 +179,7 @@ def test_sealed_files_hold_the_plain_modules_scrambled(student, bundle):
     blobs = sorted(path.relative_to(utils_dir) for path in utils_dir.rglob(f"*{sealed.SUFFIX}"))
     sealed_modules = sorted(path.relative_to(bundle / "utils") for pattern in release.SEALED_GLOBS
                             for path in (bundle / "utils").glob(pattern))
-    assert [blob.with_suffix(".py") for blob in blobs] == sealed_modules and len(blobs) == 16  # 8 notebooks
+    assert [blob.with_suffix(".py") for blob in blobs] == sealed_modules and len(blobs) == 20  # 10 notebooks
     for blob in blobs:
         data = (utils_dir / blob).read_bytes()
         with pytest.raises(zlib.error):  # scrambled, not merely compressed
