@@ -258,5 +258,5 @@ def test_no_widget_output_is_left_for_javascript_that_the_site_does_not_carry(bu
 
 
 def test_the_readme_links_the_site():
-    assert site.site_url() in (ROOT / "README.md").read_text(encoding="utf-8"), \
-        f"README.md should link the course's website, {site.site_url()}"
+    assert launch.site_url() in (ROOT / "README.md").read_text(encoding="utf-8"), \
+        f"README.md should link the course's website, {launch.site_url()}"

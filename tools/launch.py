@@ -5,7 +5,8 @@
 
 REPOSITORY is the only place the address is written by hand. From it come: the "Open in Colab" badge in the first
 cell of every notebook in solutions/ (the build turns it into a link to notebooks/ for the learner versions), the
-Colab and Binder badges in README.md, and the address the setup cell clones on Colab.
+Colab and Binder badges and the website's address (GitHub Pages) in README.md, and the address the setup cell
+clones on Colab.
 """
 import argparse
 import re
@@ -41,6 +42,12 @@ def binder_url(path):
     return f"https://mybinder.org/v2/gh/{github_path()}/{BRANCH}?urlpath=lab/tree/{path}"
 
 
+def site_url():
+    """Where GitHub Pages publishes the course's website (.github/workflows/site.yml), with no custom domain."""
+    owner, name = github_path().split("/")
+    return f"https://{owner}.github.io/{name}/"
+
+
 def badges(path):
     return (f"[![Open In Colab]({COLAB_BADGE_IMAGE})]({colab_url(path)}) "
             f"[![Binder]({BINDER_BADGE_IMAGE})]({binder_url(path)})")
@@ -73,6 +80,7 @@ def expected_texts(root=ROOT):
     text = re.sub(r"https://colab\.research\.google\.com/github/[^/]+/[^/]+/blob/[^/]+/",
                   f"https://colab.research.google.com/github/{github_path()}/blob/{BRANCH}/", text)
     text = re.sub(r"https://mybinder\.org/v2/gh/[^/]+/[^/]+/[^?]+\?", f"https://mybinder.org/v2/gh/{github_path()}/{BRANCH}?", text)
+    text = re.sub(r"https://[\w-]+\.github\.io/[\w.-]+/", site_url(), text)
     texts[readme] = text
     return texts
 

@@ -46,12 +46,6 @@ class BuildError(Exception):
     pass
 
 
-def site_url():
-    """Where GitHub Pages publishes the site of REPOSITORY (no custom domain)."""
-    owner, name = launch.github_path().split("/")
-    return f"https://{owner}.github.io/{name}/"
-
-
 def learner_path(name):
     return f"notebooks/{name}"
 
@@ -199,7 +193,7 @@ def config(title):
         "execute": {"execute_notebooks": "off"},  # the stored outputs are the site: nothing runs
         # $$ ... $$ inside a paragraph is display math, as in Jupyter: the notebooks write it so.
         "parse": {"myst_enable_extensions": ["dollarmath", "amsmath", "colon_fence"], "myst_dmath_double_inline": True},
-        "html": {"use_repository_button": True, "home_page_in_navbar": True, "baseurl": site_url()},
+        "html": {"use_repository_button": True, "home_page_in_navbar": True, "baseurl": launch.site_url()},
         "launch_buttons": {"colab_url": COLAB, "binderhub_url": BINDER, "notebook_interface": "jupyterlab"},
         "repository": {"url": launch.REPOSITORY, "branch": launch.BRANCH, "path_to_book": ""},
         "sphinx": {"recursive_update": True, "config": {  # merged into Jupyter Book's own settings
