@@ -1,4 +1,6 @@
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,39 @@ def official_mnist_gz(request):
     if bad:
         missing(f"{where} lacks the official {', '.join(bad)}")
     return Path(folder)
+
+
+# Chromium as root, on a closed network: no sandbox (root), no GPU, no background calls home, a fresh profile.
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--no-first-run", "--window-size=1280,1000", "--hide-scrollbars"]
+
+
+def browser_paths():
+    """(chromium, chromedriver): Debian's, or the Chrome and ChromeDriver that GitHub's runners carry."""
+    browser = next(filter(None, map(shutil.which, ["chromium", "chromium-browser", "google-chrome",
+                                                   "google-chrome-stable"])), None)
+    driver = shutil.which("chromedriver") or shutil.which(
+        "chromedriver", path=os.environ.get("CHROMEWEBDRIVER", ""))  # GitHub's runners name its folder there
+    return browser, driver
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """Headless Chromium driven by selenium, for the website's and JupyterLab's browser tests."""
+    if importlib.util.find_spec("selenium") is None:
+        missing("selenium is not installed (requirements-site.txt)")
+    chromium, chromedriver = browser_paths()
+    if not (chromium and chromedriver):
+        missing("no Chromium and chromedriver: `apt-get install chromium chromium-driver` (Debian)")
+    from selenium import webdriver
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console: script errors, failed loads
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=chromedriver), options=options)
+    driver.set_page_load_timeout(120)
+    driver.set_script_timeout(120)
+    yield driver
+    driver.quit()

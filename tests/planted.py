@@ -1,4 +1,9 @@
-"""Assertions shared by the tests of planted mistakes: every notebook's checks are tested the same way."""
+"""Assertions shared by the tests of planted mistakes: every notebook's checks are tested the same way.
+
+With COURSE_PLANTED_LOG=FILE set, each rejected planted mistake appends one line to FILE (the exercise, and whether its
+hint names the mistake): `COURSE_PLANTED_LOG=planted.txt python -m pytest tests/test_checks_*.py` counts them for the
+README's instructor guide."""
+import os
 
 
 def assert_rejected(exercise, candidate, hint, named=True):
@@ -9,6 +14,9 @@ def assert_rejected(exercise, candidate, hint, named=True):
     assert result.status == "failed" and result.points == 0, result.message
     assert hint in result.message, result.message
     assert result.named == named, ("named" if result.named else "restated") + ": " + result.message
+    if os.environ.get("COURSE_PLANTED_LOG"):
+        with open(os.environ["COURSE_PLANTED_LOG"], "a", encoding="utf-8") as log:
+            log.write(f"{exercise.id}\t{'named' if named else 'restated'}\n")
 
 
 def assert_accepted(exercise, candidate):

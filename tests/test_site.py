@@ -6,9 +6,7 @@ named in the output of `pytest -s`."""
 import functools
 import html
 import importlib.util
-import os
 import re
-import shutil
 import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -25,21 +23,6 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 README_PAGES = {"index.html": "Syllabus", **{f"{name}.html": title for name, title in site.PAGES.items()}}
 PAGES = list(README_PAGES) + [f"notebooks/{path.stem}.html" for path in SOLUTIONS]
 SCREENSHOTS = ["index.html", "notebooks/01_linear_autoencoder.html", "notebooks/06_variational_autoencoder.html"]
-# Chromium as root, on a closed network: no sandbox (root), no GPU, no background calls home, a fresh profile.
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--no-first-run", "--window-size=1280,1000", "--hide-scrollbars"]
-
-
-def browser_paths():
-    """(chromium, chromedriver): Debian's, or the Chrome and ChromeDriver that GitHub's runners carry."""
-    browser = next(filter(None, map(shutil.which, ["chromium", "chromium-browser", "google-chrome",
-                                                   "google-chrome-stable"])), None)
-    driver = shutil.which("chromedriver") or shutil.which(
-        "chromedriver", path=os.environ.get("CHROMEWEBDRIVER", ""))  # GitHub's runners name its folder there
-    return browser, driver
-
-
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory, skip_or_fail):
     for module, package in [("jupyter_book", "jupyter-book<2"), ("sphinx-mathjax-offline", "sphinx-mathjax-offline")]:
@@ -63,26 +46,6 @@ def server(built_site):
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
     httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory, skip_or_fail):
-    if importlib.util.find_spec("selenium") is None:
-        skip_or_fail("selenium is not installed (requirements-site.txt)")
-    chromium, chromedriver = browser_paths()
-    if not (chromium and chromedriver):
-        skip_or_fail("no Chromium and chromedriver: `apt-get install chromium chromium-driver` (Debian)")
-    from selenium import webdriver
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console: script errors, failed loads
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=chromedriver), options=options)
-    driver.set_page_load_timeout(120)
-    driver.set_script_timeout(120)
-    yield driver
-    driver.quit()
 
 
 # What the browser reports about a page once MathJax (where the page has math) has finished typesetting.
