@@ -268,6 +268,16 @@ def tiny_autoencoder(code_size=4):
                        nn.Sequential(nn.Linear(code_size, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))))
 
 
+def check_scalar_loss(value, what="the loss"):
+    """Raise a Mistake unless ``value`` is a one-number tensor that carries a gradient: what utils.fit (or any
+    training loop) calls .backward() on."""
+    if not isinstance(value, torch.Tensor) or value.numel() != 1:
+        raise Mistake(f"return {what} as a one-number tensor (not a float, not one number per image), so that it can "
+                      "be back-propagated.")
+    if not value.requires_grad:
+        raise Mistake(f"{what} carries no gradient: is something detached (.detach(), .item(), torch.no_grad())?")
+
+
 def count_parameters(model):
     return sum(p.numel() for p in model.parameters())
 

@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import (Mistake, Unrecognised, as_float, check_follows_inputs, choice, close, design_images, exercise,
-                     mse_on, name_known_mistake, name_weighting_mistake, question, quietly, train_briefly)
+from .checks import (Mistake, Unrecognised, as_float, check_follows_inputs, check_scalar_loss, choice, close,
+                     design_images, exercise, mse_on, name_known_mistake, name_weighting_mistake, question, quietly,
+                     train_briefly)
 from .models import Autoencoder
 
 REFERENCE = "nb04_sparse_autoencoder"
@@ -211,12 +212,7 @@ def sparse_loss(loss_fn):
     # The notebook's rho (0.1) on 16 images, then another rho and beta on a batch of one.
     for images, beta, rho in [(torch.rand(16, 1, 28, 28), 0.5, 0.1), (torch.rand(1, 1, 28, 28), 2.0, 0.3)]:
         value = loss_fn(model, images, beta, rho)
-        if not isinstance(value, torch.Tensor) or value.numel() != 1:
-            raise Mistake("return the loss as a one-number tensor (not a float), so that utils.fit can call "
-                          ".backward().")
-        if not value.requires_grad:
-            raise Mistake("the loss carries no gradient: is something detached (.detach(), .item(), "
-                          "torch.no_grad())?")
+        check_scalar_loss(value)
         case = f" (with a batch of {len(images)}, beta = {beta} and rho = {rho})"
         got, got_grad = _loss_and_encoder_grad(model, images, lambda m, x: loss_fn(m, x, beta, rho))
         expected, expected_grad = _loss_and_encoder_grad(model, images, lambda m, x: oracle(m, x, beta, rho))
@@ -504,12 +500,7 @@ def l1_sparse_loss(loss_fn):
                                                            "linear"), (_relu_code_model(), images[:1], 0.3, "ReLU")]
     for model, images, weight, kind in cases:
         value = loss_fn(model, images, weight)
-        if not isinstance(value, torch.Tensor) or value.numel() != 1:
-            raise Mistake("return the loss as a one-number tensor (not a float), so that utils.fit can call "
-                          ".backward().")
-        if not value.requires_grad:
-            raise Mistake("the loss carries no gradient: is something detached (.detach(), .item(), "
-                          "torch.no_grad())?")
+        check_scalar_loss(value)
         case = f"with a {kind} code, {len(images)} image{'s' if len(images) > 1 else ''} and weight {weight}"
         got, got_grad = _loss_and_encoder_grad(model, images, lambda m, x: loss_fn(m, x, weight))
         expected, expected_grad = _loss_and_encoder_grad(model, images, lambda m, x: oracle(m, x, weight))
