@@ -4,7 +4,7 @@ written differently from the solution are accepted."""
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.func import jacrev, vmap
+from torch.func import jacrev, jvp, vjp, vmap
 
 import utils
 from utils import checks_contractive as check
@@ -169,7 +169,7 @@ def test_loss_through_torch_func_passes():
 
 @pytest.mark.parametrize("name", ["sin_layer_jacobians", "sigmoid_jacobian_penalty", "jacobian_penalty",
                                   "contractive_loss", "predicted_dae_jacobian", "predicted_code_movement",
-                                  "sensitive_directions", "design_contractive_autoencoder"])
+                                  "sensitive_directions", "design_contractive_autoencoder", "hutchinson_penalty"])
 def test_reference_passes_and_stub_is_not_attempted(name):
     assert_reference_passes_and_stub_is_not_attempted(getattr(check, name), getattr(reference, name))
 
@@ -396,6 +396,104 @@ def test_another_design_that_meets_the_targets_passes():
     assert_accepted(check.design_contractive_autoencoder, wider_and_written_out)
 
 
+# Exercise 9: Hutchinson's estimate of the penalty, from random probes.
+
+def estimate_with(draw=torch.randn_like, square=lambda jv: jv.pow(2).sum(dim=1), over_images=torch.mean,
+                  probes_divisor=lambda probes: probes, one_draw=False):
+    """Hutchinson's estimate written with a loop over the probes, with one piece swappable for a planted mistake."""
+    def estimate(encoder, images, probes=1):
+        total, v = 0, draw(images)
+        for _ in range(probes):
+            v = v if one_draw else draw(images)
+            _, jv = jvp(encoder, (images,), (v,))
+            total = total + square(jv)
+        return over_images(total / probes_divisor(probes))
+    return estimate
+
+
+def integer_rademacher(images):
+    return torch.randint(0, 2, images.shape) * 2 - 1
+
+
+WRONG_ESTIMATES = {
+    "summed over the images": (estimate_with(over_images=torch.sum), "you summed over the images"),
+    "norm, not squared": (estimate_with(square=lambda jv: jv.norm(dim=1)), "not squared"),
+    "entries summed, not squared": (estimate_with(square=lambda jv: jv.sum(dim=1)), "square"),
+    "cubes": (estimate_with(square=lambda jv: jv.abs().pow(3).sum(dim=1)), "no other power"),
+    "averaged over the code units": (estimate_with(square=lambda jv: jv.pow(2).mean(dim=1)),
+                                     "averaged over the code units"),
+    "summed over the images, averaged over the code": (estimate_with(square=lambda jv: jv.pow(2).sum(dim=0)),
+                                                       "summed over the images and averaged"),
+    "probes not averaged": (estimate_with(probes_divisor=lambda p: 1), "times too large"),
+    "divided by the probes twice": (estimate_with(probes_divisor=lambda p: p * p), "times too small"),
+    "probes argument ignored": (lambda e, x, p=1: estimate_with()(e, x, 1), "the argument is ignored"),
+    "one probe for all the probes": (estimate_with(one_draw=True), "one draw used 4 times"),
+    "one probe shared by every image": (estimate_with(draw=lambda x: torch.randn_like(x[:1]).expand_as(x)),
+                                        "shared by every image"),
+    "uniform probes": (estimate_with(draw=torch.rand_like), "uniform on [0, 1)"),
+    "0/1 probes": (estimate_with(draw=lambda x: torch.randint_like(x, 2)), "Rademacher probes are −1 or +1"),
+    "integer probes": (estimate_with(draw=integer_rademacher), "integers"),
+    "detached": (lambda e, x, p=1: estimate_with()(e, x, p).detach(), "detached"),
+    "under no_grad": (lambda e, x, p=1: torch.no_grad()(estimate_with())(e, x, p), "detached"),
+    "autograd.functional.jvp": (lambda e, x, p=1: sum(torch.autograd.functional.jvp(e, x, torch.randn_like(x))[1]
+                                                      .pow(2).sum(dim=1).mean() for _ in range(p)) / p, "detached"),
+    "a seed inside": (lambda e, x, p=1: (torch.manual_seed(0), estimate_with()(e, x, p))[1], "exactly the same"),
+    "fixed probes of ones": (estimate_with(draw=torch.ones_like), "exactly the same"),
+    "probes made on the CPU": (estimate_with(draw=lambda x: torch.randn(x.shape, dtype=x.dtype)), "drawn on the CPU"),
+    "float32 probes": (estimate_with(draw=lambda x: torch.randn(x.shape, device=x.device)), "dtype"),
+    "flat probes": (estimate_with(draw=lambda x: torch.randn(len(x), x[0].numel(), dtype=x.dtype)),
+                    "images' own shape"),
+    "vjp with probes shaped like the images": (lambda e, x, p=1: vjp(e, x)[1](torch.randn_like(x))[0].pow(2)
+                                               .flatten(1).sum(dim=1).mean(), "code's space"),
+    "a float": (lambda e, x, p=1: estimate_with()(e, x, p).item(), "one-number tensor"),
+    "one value per image": (estimate_with(over_images=lambda t: t), "return one number"),
+    "float64 whatever the images": (lambda e, x, p=1: estimate_with()(e, x, p).double(), "with float32 inputs"),
+}
+
+
+@pytest.mark.parametrize("mistake", WRONG_ESTIMATES)
+def test_wrong_hutchinson_estimates_are_named(mistake):
+    assert_rejected(check.hutchinson_penalty, *WRONG_ESTIMATES[mistake])
+
+
+def test_hutchinson_estimates_written_other_ways_pass():
+    def rademacher_through_vmap(encoder, images, probes=1):  # ±1 probes, all probes at once, an einsum
+        v = torch.randint_like(images.expand(probes, *images.shape), 2) * 2 - 1
+        jv = vmap(lambda tangent: jvp(encoder, (images,), (tangent,))[1])(v)
+        return torch.einsum("pnh,pnh->", jv, jv) / (probes * len(images))
+
+    def reverse_mode(encoder, images, probes=1):  # Jᵀu with u shaped like the codes, by torch.func.vjp
+        codes, pullback = vjp(encoder, images)
+        total = 0
+        for _ in range(probes):
+            total = total + pullback(torch.randn_like(codes))[0].pow(2).flatten(1).sum(dim=1)
+        return total.mean() / probes
+
+    def double_backward(encoder, images, probes=1):  # torch.autograd.grad with create_graph=True
+        x = images.detach().requires_grad_(True)
+        codes = encoder(x)
+        u = torch.randn(probes, *codes.shape, dtype=codes.dtype, device=codes.device)
+        rows = torch.stack([torch.autograd.grad(codes, x, one, create_graph=True)[0] for one in u])
+        return rows.pow(2).flatten(2).sum(dim=2).mean()
+
+    def probes_on_a_sphere(encoder, images, probes=1):  # √D times a random unit vector: E[v vᵀ] = I too
+        copies = torch.cat([images] * probes)
+        z = torch.randn_like(copies).flatten(1)
+        v = (z / z.norm(dim=1, keepdim=True) * z.shape[1] ** 0.5).view_as(copies)
+        return jvp(encoder, (copies,), (v,))[1].pow(2).sum(dim=1).mean()
+
+    for candidate in (estimate_with(), rademacher_through_vmap, reverse_mode, double_backward, probes_on_a_sphere):
+        assert_accepted(check.hutchinson_penalty, candidate)
+
+
+def hutchinson_on_flattened_images(encoder, images, probes=1):  # jvp on flat rows: only for an encoder that flattens
+    rows = images.flatten(1)
+    total = 0
+    for _ in range(probes):
+        total = total + jvp(encoder, (rows,), (torch.randn_like(rows),))[1].pow(2).sum(dim=1)
+    return (total / probes).mean()
+
+
 def contractive_loss_with_exp_slope(model, images, lam):  # σ'(a) = e^(−a) / (1 + e^(−a))²: inf / inf when a ≪ 0
     layer = model.encoder[1]
     a = images.flatten(1) @ layer.weight.T + layer.bias
@@ -416,7 +514,8 @@ def penalty_over_image_dims(encoder, images):  # sums over the dimensions of (N,
 
 HIDDEN_CATCHES = {"contractive_loss": [contractive_loss_with_exp_slope],
                   "sensitive_directions": [directions_through_the_code_gram],
-                  "sigmoid_jacobian_penalty": [penalty_with_exp_slope], "jacobian_penalty": [penalty_over_image_dims]}
+                  "sigmoid_jacobian_penalty": [penalty_with_exp_slope], "jacobian_penalty": [penalty_over_image_dims],
+                  "hutchinson_penalty": [hutchinson_on_flattened_images]}
 NO_HIDDEN_MISTAKE_FOUND = {
     "sin_layer_jacobians": "the public check now probes a single vector, one output and float64 besides 4 vectors; "
                            "the hidden one adds float32, where no plausible answer that passes the public check "

@@ -5,12 +5,15 @@ design task (Exercise 8) is trained by the check itself, from fresh seeded weigh
 images for every learner, and graded by what it measures: the mean ‖J‖² on test images and the test MSE. Each function
 is also run on a batch of one (and other sizes, lambda and sigma) and on float64 and meta-device inputs; a wrong closed
 form is named by the factor that is off, measured on one unit whose output the weights do not move."""
+import contextlib
 import copy
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from .checks import (Mistake, Unrecognised, as_float, check_follows_inputs, choice, close, count_parameters,
                      design_images, exercise, mse_on, name_known_mistake, name_weighting_mistake, question,
@@ -566,3 +569,256 @@ def judge_design(jacobian, mse, lam, where="on the check's 500 test images"):
           f"{REFERENCE}.design_contractive_autoencoder", kind="design")
 def design_contractive_autoencoder(design):
     judge_design(*measure_design(design))
+
+
+# Exercise 9: Hutchinson's estimate of the penalty. A random estimate has no one right value: the check compares the
+# learner's estimates over many calls with the exact penalty (their mean within 6 standard errors), and names the
+# usual slips from the factor by which that mean is off, from how the estimate scales when the codes are doubled
+# (the same seed gives the same probes, so that ratio is exact) and from how its spread changes with the number of
+# probes and with copies of one image.
+
+HUTCHINSON_DRAWS = 300  # calls for the mean at one probe, on 6 images and on one; the other tests take fewer
+
+
+class _Scaled(nn.Module):
+    """An encoder's codes times a constant: its Jacobian is multiplied by it, ||J||²_F by its square."""
+
+    def __init__(self, inner, scale):
+        super().__init__()
+        self.inner, self.scale = inner, scale
+
+    def forward(self, images):
+        return self.scale * self.inner(images)
+
+
+def _seeded(call, seed):
+    """call() with the random number generator seeded, without disturbing the check's own stream: the same seed gives
+    the learner's function the same probes."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return call()
+
+
+@contextlib.contextmanager
+def _probe_space_hints(case=""):
+    """Name the crashes of a Jacobian-vector product whose probes have the wrong shape or type."""
+    try:
+        yield
+    except (RuntimeError, ValueError, TypeError) as error:
+        text = str(error)
+        where = f" ({case})" if case else ""
+        if "forward gradient that has a different size" in text:
+            raise Mistake(f"torch.func.jvp refused the probes{where}: the tangent is a direction in which the input "
+                          "moves, so it has the images' own shape (N, *image shape): v = torch.randn_like(images), "
+                          "not a flat (N, D) vector nor one shaped like the codes.") from None
+        if "Mismatch in shape: grad_output" in text or "cotangent" in text.lower() and "shape" in text:
+            raise Mistake(f"the vector-Jacobian product refused the probes{where}: for torch.func.vjp or "
+                          "torch.autograd.grad the probe u lives in the code's space, shaped like the codes (N, H): "
+                          "u = torch.randn_like(codes); Jᵀu then has the images' shape, and E‖Jᵀu‖² = ‖J‖²_F as "
+                          "well.") from None
+        if ("floating point" in text or "Long" in text) and "tangent" in text.lower():
+            raise Mistake(f"the probes are integers{where} (torch.randint(0, 2, shape) * 2 - 1 is int64): make them "
+                          "with the images' dtype, e.g. torch.randint_like(images, 2) * 2 - 1, or .to(images.dtype)."
+                          ) from None
+        raise
+
+
+def _number(value):
+    """The learner's one-number estimate as a float (detached: no warning about converting a tensor with a graph)."""
+    return value.detach().item() if isinstance(value, torch.Tensor) else float(value)
+
+
+def _estimates(estimate, encoder, images, probes, draws):
+    """``draws`` independent calls of the learner's estimate, as a float64 tensor of numbers."""
+    return torch.tensor([_number(estimate(encoder, images, probes)) for _ in range(draws)], dtype=torch.float64)
+
+
+def _mean_and_error(values):
+    return values.mean().item(), values.std().item() / math.sqrt(len(values))
+
+
+class _RecordDraws(TorchFunctionMode):
+    """Records the device of every tensor that a random function (torch.randn, randn_like, randint, rand, normal,
+    bernoulli, Tensor.normal_, ...) returns during the call."""
+
+    RANDOM = {"randn", "randn_like", "rand", "rand_like", "randint", "randint_like", "normal", "bernoulli",
+              "normal_", "uniform_", "bernoulli_", "random_", "randperm", "multinomial"}
+
+    def __init__(self):
+        super().__init__()
+        self.devices = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        if getattr(func, "__name__", "") in self.RANDOM and isinstance(result, torch.Tensor):
+            self.devices.append(result.device.type)
+        return result
+
+
+def _per_image_sums(encoder, images):
+    """(||J_n||²_F, ||J_n 1||², the squared norm of the Jacobian's row sums) for each image: what a probe of mean 0
+    and E[v vᵀ] = I measures, and what probes with a mean of their own (torch.rand_like, 0/1 draws) add to it."""
+    jacobians = torch.stack([_jacobian_matrix(encoder, image) for image in images])  # (N, H, D)
+    return jacobians.pow(2).sum(dim=(1, 2)), jacobians.sum(dim=2).pow(2).sum(dim=1)
+
+
+def _judge_hutchinson_mean(values, squared, row_sums, probes, inputs, outputs, case):
+    """A Mistake unless the mean of ``values`` (the learner's estimates) is the mean over the images of ``squared``
+    within 5 standard errors; it names the factor that is off where it can."""
+    mean, error = _mean_and_error(values)
+    exact, n = squared.mean().item(), len(squared)
+    tolerance = 6 * error + 1e-9 * abs(exact)  # seeded reference runs stayed within 4.5 standard errors
+    if abs(mean - exact) <= tolerance:
+        return
+    known = [(n * exact, "you summed over the images: average the estimates of the images (mean over the batch), "
+                         "so that λ means the same at every batch size"),
+             (exact / n if n > 1 else None, "you divided by the number of images twice: a mean over the images is "
+                                            "one division by N"),
+             (exact / outputs, "you averaged over the code units: ‖Jv‖² is the *sum* of the squares of the H numbers "
+                               "of Jv, (jv ** 2).sum(dim=1), before the mean over the images"),
+             (exact / inputs, "you averaged over the pixels: ‖Jᵀu‖² is the *sum* of the squares over all the pixels, "
+                              "before the mean over the images"),
+             (n * exact / outputs if n > 1 else None, "you summed over the images and averaged over the code units: "
+                                                      "sum the squares over the code (dim=1), then average over the "
+                                                      "images"),
+             (probes * exact if probes > 1 else None, f"your estimate is {probes} times too large: you added the "
+                                                      "probes' estimates without dividing by their number; average "
+                                                      "over the probes"),
+             (exact / probes if probes > 1 else None, f"your estimate is {probes} times too small: you divided by the "
+                                                      "number of probes twice"),
+             ((squared / 12 + row_sums / 4).mean().item(), "the probes are uniform on [0, 1) (torch.rand_like): their "
+                                                           "mean is 1/2 and their variance 1/12, so E[v vᵀ] ≠ I. Draw "
+                                                           "them with mean 0 and variance 1: torch.randn_like"),
+             ((squared / 4 + row_sums / 4).mean().item(), "the probes are 0 or 1 (torch.randint_like(images, 2)): "
+                                                          "Rademacher probes are −1 or +1, 2 * torch.randint_like("
+                                                          "images, 2) - 1, with mean 0 and E[v vᵀ] = I")]
+    for wrong, hint in known:
+        if wrong is not None and abs(mean - wrong) <= 5 * error + 1e-6 * abs(wrong):
+            raise Mistake(f"{case}{hint}.")
+    raise Unrecognised(f"{case}over {len(values)} calls your estimates average {mean:.4g} (± {error:.2g}), where the "
+                       f"mean over the images of ‖J_f(x_n)‖²_F is {exact:.4g}: the estimate must be unbiased. For each "
+                       "image, ‖J v‖² with v a random probe (mean 0, E[v vᵀ] = I, the images' shape), "
+                       "torch.func.jvp(encoder, (images,), (v,))[1] (the primals, where J is taken, are the images; the "
+                       "tangents are the probes); averaged over the probes, then over the images.")
+
+
+def _check_hutchinson_gradient(estimate, encoder, images):
+    """The estimate's gradient with respect to the encoder's weights is the derivative of its value, for the same
+    probes (the same seed): autograd against a central finite difference, in float64."""
+    weight = encoder.first.weight
+    value = _seeded(lambda: estimate(encoder, images, 2), 3)
+    grad = _grad(value, weight)
+    if grad is None:
+        raise Mistake("no gradient flows from the estimate to the encoder's weights: it was detached (.detach(), "
+                      ".item(), torch.no_grad(), or torch.autograd.grad / torch.autograd.functional.jvp without "
+                      "create_graph=True), so training could not reduce it.")
+    direction = torch.randn(weight.shape, dtype=weight.dtype, generator=torch.Generator().manual_seed(4))
+    step = 1e-6
+
+    def at(shift):
+        moved = copy.deepcopy(encoder)
+        with torch.no_grad():
+            moved.first.weight += shift * direction
+        return _seeded(lambda: _number(estimate(moved, images, 2)), 3)
+
+    finite = (at(step) - at(-step)) / (2 * step)
+    if not close((grad * direction).sum().item(), finite, rtol=1e-4, atol=1e-7):
+        raise Mistake("the estimate's gradient is not the derivative of its value: keep Jv in the graph (no .detach(), "
+                      ".data or numpy in between), so that training differentiates the same number it computes.")
+
+
+def _load_forward_mode_quietly():
+    """The first torch.func.jvp loads torch's forward-mode rules, and in recent versions that warns that
+    torch.jit.script is deprecated: a warning about torch's internals, not about the learner's code. Load them here,
+    once, without it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.func.jvp(torch.sin, (torch.zeros(1),), (torch.ones(1),))
+
+
+@exercise("9", "Hutchinson's estimate of the penalty", 3, f"{REFERENCE}.hutchinson_penalty")
+def hutchinson_penalty(estimate):
+    _load_forward_mode_quietly()
+    encoder = _TanhEncoder()  # images (N, 1, 4, 4) -> codes (N, 3), two tanh layers, float64
+    images = torch.rand(6, 1, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(11))
+    before = images.clone()
+    with _probe_space_hints():
+        value = estimate(encoder, images, 1)
+    if not torch.equal(images, before):
+        raise Mistake("your function changed the images in place; leave the caller's tensors as they were.")
+    if not isinstance(value, torch.Tensor):
+        raise Mistake(f"return the estimate as a one-number tensor (so that it can be back-propagated), not a "
+                      f"{type(value).__name__}.")
+    if value.numel() != 1:
+        raise Mistake(f"return one number, the mean over the images, not shape {tuple(value.shape)}: average each "
+                      "image's ‖J v‖² over the probes, then over the images.")
+    if not torch.isfinite(value).all():
+        raise Mistake(f"the estimate is {value.item()}: not a finite number.")
+    if torch.equal(estimate(encoder, images, 1), value):
+        raise Mistake("two calls gave exactly the same estimate: the probes must be random, a fresh draw on every "
+                      "call (torch.randn_like(images)), not fixed vectors, nor drawn after a seed set inside the "
+                      "function.")
+
+    # The same probes (the same seed) with the codes doubled: an estimate of ||J||² must grow 4 times.
+    base = _seeded(lambda: _number(estimate(encoder, images, 1)), 1)
+    doubled = _seeded(lambda: _number(estimate(_Scaled(encoder, 2.0), images, 1)), 1)
+    if base < 0 or doubled < 0:
+        raise Mistake(f"one estimate came out negative ({min(base, doubled):.3g}): ‖Jv‖² is a sum of squares. Square "
+                      "the entries of Jv before summing them.")
+    ratio = doubled / base if base else float("inf")
+    if not close(ratio, 4.0, rtol=1e-5):
+        if close(ratio, 2.0, rtol=1e-4):
+            raise Mistake("with the same probes, doubling the encoder's codes doubles your estimate, where ‖Jv‖² "
+                          "grows 4 times: the entries of Jv are not squared (‖Jv‖, or a sum of |Jv|, instead of "
+                          "(jv ** 2).sum()).")
+        raise Mistake(f"with the same probes, doubling the encoder's codes multiplies your estimate by {ratio:.4g}, "
+                      "where ‖Jv‖², a sum of squares, grows 4 times: square each entry of Jv (** 2), no other power.")
+
+    _check_hutchinson_gradient(estimate, encoder, images)
+
+    # Unbiased with one probe, on 6 images and on one.
+    squared, row_sums = _per_image_sums(encoder, images)
+    one = _estimates(estimate, encoder, images, 1, HUTCHINSON_DRAWS)
+    _judge_hutchinson_mean(one, squared, row_sums, 1, 16, 3, "")
+    alone = images[:1]
+    with _probe_space_hints("with a batch of one image"):
+        single = _estimates(estimate, encoder, alone, 1, HUTCHINSON_DRAWS)
+    _judge_hutchinson_mean(single, squared[:1], row_sums[:1], 1, 16, 3, "with a batch of one image, ")
+    # A probe of its own for every image: on 12 copies of one image the variance falls 12 times.
+    copies = _estimates(estimate, encoder, alone.expand(12, -1, -1, -1).clone(), 1, 200)
+    if single.var() < 3 * copies.var():  # about 12 when each image has its own probe (6.6 at the lowest)
+        raise Mistake(f"on 12 copies of one image your estimate spreads about as much as on that image alone "
+                      f"(standard deviation {copies.std():.3g} against {single.std():.3g}), where 12 independent "
+                      "probes would cut the variance 12 times: one probe is shared by every image. Draw a probe per "
+                      "image, shaped like the whole batch: torch.randn_like(images).")
+
+    # Four probes: still unbiased, and (independent) a quarter of the variance.
+    four = _estimates(estimate, encoder, images, 4, 150)
+    _judge_hutchinson_mean(four, squared, row_sums, 4, 16, 3, "with probes=4, ")
+    if one.var() < 1.7 * four.var():  # about 4 when the probes are independent (2.5 at the lowest over 600 seeds)
+        raise Mistake(f"with probes=4 your estimate spreads about as much as with one (standard deviation "
+                      f"{four.std():.3g} against {one.std():.3g}), where 4 independent probes would cut the variance "
+                      "4 times: the probes are one draw used 4 times, or the argument is ignored. Draw a fresh probe "
+                      "for each of the `probes` estimates and average them.")
+
+    # Other shapes: flat rows through a sigmoid layer, two probes.
+    torch.manual_seed(12)
+    flat_encoder = nn.Sequential(nn.Linear(10, 5), nn.Sigmoid()).double()
+    rows = torch.rand(4, 10, dtype=torch.float64)
+    with _probe_space_hints("with flat rows (4, 10) and an encoder to 5 numbers"):
+        flat = _estimates(estimate, flat_encoder, rows, 2, 150)
+    flat_squared, flat_sums = _per_image_sums(flat_encoder, rows)
+    _judge_hutchinson_mean(flat, flat_squared, flat_sums, 2, 10, 5, "with flat rows (4, 10), 5 code units and "
+                                                                    "probes=2, ")
+    recorder = _RecordDraws()
+    meta = lambda dtype, device: (copy.deepcopy(encoder).to(dtype=dtype, device=device), images.to(dtype).to(device))
+    with recorder:
+        try:
+            estimate(*meta(torch.float32, "meta"), 2)
+        except Exception:  # noqa: BLE001 - other failures on the meta device are check_follows_inputs' to judge
+            pass
+    if "cpu" in recorder.devices:
+        raise Mistake("with the images on another device (a GPU), your probes are drawn on the CPU: make them where "
+                      "the images are, torch.randn_like(images) or device=images.device (torch.randn(shape) alone is "
+                      "always on the CPU; jvp may accept it on some devices, but a GPU run breaks or copies).")
+    check_follows_inputs(lambda e, x: estimate(e, x, 2), meta, "hutchinson_penalty", float32_too=True)

@@ -4,14 +4,16 @@ lambda 2: here float32, 784 inputs, saturated sigmoid units (in the closed form 
 general encoder, lambda 0.01 and 0.5, against the reference. The toy Jacobians: a batch of one, one output, float32;
 the predicted movement: a batch of one, float64 and float32, another sigma; the singular directions: a 28×28 image
 with k=1, more code units than pixels; the design: retrained from another seed on other training images, with the
-same budget and targets."""
+same budget and targets. Hutchinson's estimate (public: float64, a flattening tanh encoder of 1×4×4 images and flat
+rows): a convolutional encoder, which needs its images' shape, and a 784-pixel sigmoid layer, in float32, with 3 and
+2 probes, its mean over 150 calls against the exact penalty."""
 import copy
 
 import torch
 from torch import nn
 
 from utils.checks import Mistake
-from utils.checks_contractive import judge_design, measure_design
+from utils.checks_contractive import jacobian_norms, judge_design, measure_design
 from utils.models import Autoencoder
 from utils.reference import nb05_contractive_autoencoder as reference
 
@@ -184,3 +186,26 @@ def design_contractive_autoencoder(design):
     with _probing(case):
         measured = measure_design(design, seed=1, train_slice=slice(2048, 4096))
     judge_design(*measured, where=f"on the check's 500 test images, {case}")
+
+
+def hutchinson_penalty(estimate):
+    cases = [  # (what, encoder, images' shape, probes)
+        ("with a convolutional encoder of 1×6×6 images (it needs their shape), float32 and probes=3",
+         lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(32, 4), nn.Sigmoid()),
+         (5, 1, 6, 6), 3),
+        ("with a sigmoid layer on 784 pixels, a batch of 3 images, float32 and probes=2",
+         lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.Sigmoid()), (3, 1, 28, 28), 2),
+    ]
+    for case, make, shape, probes in cases:
+        torch.manual_seed(20)
+        encoder = make()
+        images = torch.rand(*shape, generator=torch.Generator().manual_seed(9))
+        first = next(encoder.parameters())
+        _value_and_grads(lambda e, x: estimate(e, x, probes), (encoder, images), (first,), case, torch.float32)
+        with _probing(case):
+            values = torch.tensor([estimate(encoder, images, probes).detach().double().item() for _ in range(150)])
+        exact = jacobian_norms(copy.deepcopy(encoder).double(), images.double(), create_graph=False).mean().item()
+        error = values.std().item() / len(values) ** 0.5
+        if not abs(values.mean().item() - exact) <= 6 * error + 1e-6 * exact:
+            raise Mistake(f"{case}, your estimates average {values.mean().item():.5g} over 150 calls, where the mean "
+                          f"over the images of ||J||²_F is {exact:.5g}: the estimate is biased.")

@@ -72,3 +72,12 @@ def design_contractive_autoencoder():
     lam = 2e-3            # between 1e-3 (mean ||J||² above 3 after that training) and 1e-2 (MSE far too high)
     model = build_autoencoder(hidden)
     return model, lam
+
+
+def hutchinson_penalty(encoder, images, probes):
+    """An unbiased estimate of the mean over the batch of ||d encoder(x) / dx||_F^2: the mean of ||J v||^2 over
+    `probes` random probes v per image, E[v v^T] = I."""
+    copies = torch.cat([images] * probes)                # each image `probes` times: (probes * N, *image shape)
+    v = torch.randn_like(copies)                         # a probe of its own for every copy: E[v v^T] = I
+    _, jv = torch.func.jvp(encoder, (copies,), (v,))     # J(x) v for every copy, (probes * N, H), in one pass
+    return jv.pow(2).flatten(1).sum(dim=1).mean()        # ||J v||^2, averaged over the probes and the images
