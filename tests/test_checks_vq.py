@@ -383,6 +383,28 @@ def test_a_design_written_otherwise_passes():
     assert_accepted(check.build_vq_design, UniformCodebook)
 
 
+def test_the_report_reads_a_design_only_once_it_has_passed(capsys):
+    build = design()  # the solution's design: 8 x 32 codes drawn at scale 0.1
+    check.design_report(build)
+    assert "redrawn" not in capsys.readouterr().out  # not passed yet: nothing that gives the answer away
+    assert_accepted(check.build_vq_design, build)
+    bits, mse = check.design_report(build)
+    report = capsys.readouterr().out
+    assert (bits, round(mse, 4)) == (40, 0.0275) and "32 of its 32 codes in use" in report, report
+    redrawn = report.split("redrawn from N(0, 1)")[1]
+    used = int(redrawn.split(" of its 32 codes in use")[0].split()[-1])
+    assert used < 32 and "Why it works" in report and "a tenth of N(0, 1)'s scale" in report, report
+
+
+def test_the_report_of_a_design_that_does_not_need_its_start_says_so(capsys, monkeypatch):
+    build = design()
+    monkeypatch.setitem(check._MEASURED, (id(build), 0), (40.0, 0.02, 32, 32))  # as if measured: no training here
+    monkeypatch.setitem(check._PASSED, id(build), build)
+    monkeypatch.setattr(check, "redrawn_design", lambda build: (0.2, 1.9, 1.9, 0.02, 32, 32))  # all 32 still in use
+    check.design_report(build)
+    report = capsys.readouterr().out
+    assert "does not depend on where its codebook starts" in report and "Why it works" not in report, report
+
 # The hidden checks: what each catches that the public one lets through.
 
 def nearest_squeezing_the_codes(vectors, codebook):  # squeeze(1) "to be safe": with one code, the code axis goes

@@ -5,7 +5,8 @@ it lets through to the encoder's output and to the codes; the VQ loss by its val
 inputs receives, which tells its two terms, their detaches and β apart; the perplexity against code usage whose
 entropy is computed here; the dead-code reset over many calls (which rows change, what they become, whether twice the
 same vector, fresh randomness); the prior over code indices against counts; the question against its letter; the
-design (a VQ autoencoder on a budget of bits) by training it briefly with the course's own quantiser and measuring it.
+design (a VQ autoencoder on a budget of bits) by training it briefly with the course's own quantiser and measuring it
+(once it passes, its report trains it again with its codebook redrawn from N(0, 1), to show what made it work).
 When a result is wrong, each check compares it with what the usual slips give, to name the slip; a hint that can only
 restate what is expected is an ``Unrecognised``."""
 import math
@@ -674,6 +675,7 @@ DESIGN_BETA = 0.25
 DESIGN_MAX_PARAMETERS = 500_000
 DESIGN_TRAIN_SIZE, DESIGN_TEST_SIZE = 4096, 1000
 _MEASURED = {}
+_PASSED = {}  # id() -> each design the check passed (held, so that its id is not reused): design_report reads them
 
 
 def _quantised(model, images):
@@ -766,11 +768,50 @@ def measure_design(build, seed=0):
     return _MEASURED[(id(build), seed)]
 
 
+def redrawn_design(build, seed=0):
+    """The design again, from the same start as the check's but with its codebook redrawn from N(0, 1) (as
+    nn.Embedding draws it), trained and measured as the check does: (median length of the untrained encoder's output
+    vectors on the test images, median length of the design's own codes, of the redrawn codes, test MSE per pixel,
+    codes used, K)."""
+    train_images, test_images = design_images(DESIGN_TRAIN_SIZE, DESIGN_TEST_SIZE)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # as measure_design seeds the model it trains
+        model = build()
+        _design_shape(model)
+        with torch.no_grad():
+            outputs = model.encoder(test_images).norm(dim=-1).median().item()
+            drawn = model.codebook.norm(dim=1).median().item()
+            model.codebook.normal_()
+            redrawn = model.codebook.norm(dim=1).median().item()
+        train_design(model, train_images, seed=seed)
+        with torch.no_grad():
+            reconstruction, _, _, indices = _quantised(model, test_images)
+    used = int((torch.bincount(indices.flatten(), minlength=len(model.codebook)) > 0).sum())
+    return outputs, drawn, redrawn, F.mse_loss(reconstruction, test_images).item(), used, len(model.codebook)
+
+
 def design_report(build):
-    """Print what the design check measured for ``build`` (training it now if the check has not)."""
+    """Print what the design check measured for ``build`` (training it now if the check has not). Once the check has
+    passed this design, also what made it work: the same design trained with its codebook redrawn from N(0, 1)."""
     bits, mse, used, size = _MEASURED.get((id(build), 0)) or measure_design(build)
     print(f"after {DESIGN_STEPS} steps: {bits:.0f} bits per image (budget {DESIGN_BUDGET_BITS}); test MSE per pixel "
           f"{mse:.4f} (target at most {DESIGN_TARGET_MSE}); {used} of its {size} codes in use")
+    if _PASSED.get(id(build)) is build:
+        outputs, drawn, redrawn, redrawn_mse, redrawn_used, _ = redrawn_design(build)
+        print(f"the same design and start, its codebook redrawn from N(0, 1) as nn.Embedding draws it: test MSE per "
+              f"pixel {redrawn_mse:.4f}; {redrawn_used} of its {size} codes in use")
+        start = (f"before training, the encoder's output vectors have a median length of {outputs:.2f}, your codes "
+                 f"{drawn:.2f}, codes drawn from N(0, 1) {redrawn:.2f}")
+        if redrawn_used < used and redrawn_mse > DESIGN_TARGET_MSE:
+            print(f"   Why it works: a code is trained only while some encoder output lands nearest to it (sections 4 "
+                  f"and 5). {start[0].upper() + start[1:]}: drawn from N(0, 1), many codes start far from every "
+                  "output, are never chosen, and never move; drawn where the outputs are, each can be chosen. The "
+                  "course's solution keeps the main model's layers and 8 positions, takes 32 codes (8 indices of 5 "
+                  "bits), and draws its codebook at a tenth of N(0, 1)'s scale.")
+        else:
+            print(f"   Your design does not depend on where its codebook starts ({start}). The course's solution "
+                  "does: it keeps the main model's layers and 8 positions, takes 32 codes (8 indices of 5 bits), and "
+                  "draws its codebook at a tenth of N(0, 1)'s scale, where the encoder's first outputs are.")
     return bits, mse
 
 
@@ -783,6 +824,7 @@ def build_vq_design(build):
     if not math.isfinite(mse):
         raise Mistake("the test images rebuilt from your codes hold NaN or infinite values after the check's training.")
     if mse <= DESIGN_TARGET_MSE:
+        _PASSED[id(build)] = build
         return
     hint = (f"only {used} of your {size} codes are in use after training, so your indices carry fewer bits than they "
             "cost: a smaller codebook, and more positions, may spend the budget better" if used < size / 2 else
