@@ -136,3 +136,18 @@ def test_a_deleted_solution_cell_is_a_missing_exercise(gradebook):
 def test_unreadable_files_get_a_row(gradebook, name):
     assert gradebook[name]["status"].startswith("unreadable file") and gradebook[name]["points"] == "0"
     assert gradebook[name]["reasons"]
+
+
+def test_without_ids_a_later_variable_of_the_same_name_is_not_the_answer():
+    # An old notebook without cell ids is matched by content. A later cell that assigns `train = ...` (a variable
+    # named like exercise 2's function) must not be taken for the learner's training loop, nor screened as one.
+    submission = first_solution()
+    for c in submission.cells:
+        c.pop("id", None)
+    submission.cells.append(nbformat.v4.new_code_cell("train = data.train_images.flatten(1)"))
+    submission.cells[-1].pop("id", None)
+    course = nbformat.read(build.ROOT / "notebooks" / FIRST, as_version=4)
+    matched = grade.match_solutions(course, submission)
+    assert matched["cell-18"].source.startswith("def train(")
+    # A question's answer is an assignment, and still found by it.
+    assert "decoder_columns_are" in matched["cell-30-q"].source

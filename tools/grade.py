@@ -133,13 +133,14 @@ def _source(cell):
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def _defines(source, name):
+def _defines(source, name, functions_only=False):
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return any((isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name)
-               or (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets))
+               or (not functions_only and isinstance(node, ast.Assign)
+                   and any(isinstance(t, ast.Name) and t.id == name for t in node.targets))
                for node in tree.body)  # a function, or a question's answer
 
 
@@ -147,15 +148,19 @@ def match_solutions(course, submission):
     """{course solution cell id: the learner's cell or None}: by cell id where it defines the exercise's function,
     else the last cell that does (old notebooks have no ids), else the cell with that id as it is."""
     learner_code = [cell for cell in submission.cells if cell.get("cell_type") == "code"]
+    course_cells = {cell.get("id"): cell for cell in course.cells}
     matched = {}
     for cell_id, function, _ in exercises_of(course):
         by_id = next((cell for cell in learner_code if cell.get("id") == cell_id), None)
         if by_id is not None and _defines(_source(by_id), function):
             matched[cell_id] = by_id
             continue
+        # Where the exercise is a function, only a `def` answers it: a later cell that assigns the same name (a
+        # variable of the learner's, or of an old version of the notebook) is not the learner's solution.
+        functions_only = _defines(_source(course_cells[cell_id]), function, functions_only=True)
         # The course's check cell (`f = check.f(f)`) assigns the name too, but it is never the learner's answer.
-        defining = [cell for cell in learner_code
-                    if _defines(_source(cell), function) and not CHECK_CELL.match(_source(cell).strip())]
+        defining = [cell for cell in learner_code if _defines(_source(cell), function, functions_only)
+                    and not CHECK_CELL.match(_source(cell).strip())]
         matched[cell_id] = defining[-1] if defining else by_id
     return matched
 
