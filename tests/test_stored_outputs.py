@@ -22,6 +22,7 @@ NOT_FROM_OUTPUTS = {
     "06_variational_autoencoder": {"106.66", "1606.05908"},
     "07_anomaly_detection": {"0.0103", "0.0174", "0.1", "0.93"},
     "08_compression_and_representations": {"024 bits", "16.0", "1.5", "2.5"},
+    "10_vector_quantised_autoencoders": {"4.3"},  # Rombach et al.'s section 4.3.1, a citation
 }
 
 
