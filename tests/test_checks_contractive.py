@@ -446,7 +446,7 @@ WRONG_ESTIMATES = {
     "vjp with probes shaped like the images": (lambda e, x, p=1: vjp(e, x)[1](torch.randn_like(x))[0].pow(2)
                                                .flatten(1).sum(dim=1).mean(), "code's space"),
     "a float": (lambda e, x, p=1: estimate_with()(e, x, p).item(), "one-number tensor"),
-    "one value per image": (estimate_with(over_images=lambda t: t), "return one number"),
+    "one value per image": (estimate_with(over_images=lambda t: t), "should return one number"),
     "float64 whatever the images": (lambda e, x, p=1: estimate_with()(e, x, p).double(), "with float32 inputs"),
 }
 

@@ -45,13 +45,13 @@ def _grad(value, parameter):
     return torch.autograd.grad(value, parameter, retain_graph=True)[0]
 
 
-def _as_number_tensor(value, what):
+def _as_number_tensor(value, what, per_image="sum each image's squared Jacobian entries"):
     if not isinstance(value, torch.Tensor):
         raise Mistake(f"{what} should return a one-number tensor (so it can be back-propagated), "
                       f"not a {type(value).__name__}.")
     if value.numel() != 1:
         raise Mistake(f"{what} should return one number, the mean over the batch, not shape {tuple(value.shape)}: "
-                      "sum each image's squared Jacobian entries, then average over the images.")
+                      f"{per_image}, then average over the images.")
 
 
 def _reduction_mistakes(per_image, outputs, inputs):
@@ -746,12 +746,7 @@ def hutchinson_penalty(estimate):
         value = estimate(encoder, images, 1)
     if not torch.equal(images, before):
         raise Mistake("your function changed the images in place; leave the caller's tensors as they were.")
-    if not isinstance(value, torch.Tensor):
-        raise Mistake(f"return the estimate as a one-number tensor (so that it can be back-propagated), not a "
-                      f"{type(value).__name__}.")
-    if value.numel() != 1:
-        raise Mistake(f"return one number, the mean over the images, not shape {tuple(value.shape)}: average each "
-                      "image's ‖J v‖² over the probes, then over the images.")
+    _as_number_tensor(value, "hutchinson_penalty", per_image="average each image's ‖J v‖² over the probes")
     if not torch.isfinite(value).all():
         raise Mistake(f"the estimate is {value.item()}: not a finite number.")
     if torch.equal(estimate(encoder, images, 1), value):
