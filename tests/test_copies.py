@@ -23,7 +23,7 @@ TELLING = {"VAE": (108, 11), "pca_reconstruction": (90, 6), "quantise": (65, 3),
            "activity_summary": (65, 5), "importance_weighted_bound": (160, 8),
            "sae_loss": (83, 6), "dead_latents": (59, 6), "auxiliary_loss": (59, 4),
            "nearest_code": (50, 2), "VQAutoencoder": (175, 14), "vq_vae_step": (157, 13), "codebook_perplexity": (59, 4),
-           "reset_dead_codes": (67, 5)}
+           "reset_dead_codes": (67, 5), "hutchinson_penalty": (69, 4)}
 
 
 def definitions():

@@ -27,10 +27,11 @@ utils/reference/ (nodes, statements; tests/test_copies.py keeps this table true)
     compared:     train 210/19, VQAutoencoder 175/14, importance_weighted_bound 160/8, vq_vae_step 157/13,
                   VAE 108/11, pca_reconstruction 90/6, roc_auc 90/4, sensitive_directions 84/5, sae_loss 83/6,
                   sin_layer_jacobians 78/5, predicted_code_movement 78/4, build_small_autoencoder 70/10,
-                  precision_recall 68/5, bits_per_image 68/6, standardise 68/3, reset_dead_codes 67/5,
-                  activity_summary 65/5, quantise 65/3, kl_sparsity 63/2, feature_images 62/4, dead_latents 59/6,
-                  auxiliary_loss 59/4, codebook_perplexity 59/4, jacobian_penalty 53/2, contractive_loss 51/3,
-                  nearest_code 50/2, sigmoid_jacobian_penalty 49/2, elbo_loss 48/3
+                  hutchinson_penalty 69/4, precision_recall 68/5, bits_per_image 68/6, standardise 68/3,
+                  reset_dead_codes 67/5, activity_summary 65/5, quantise 65/3, kl_sparsity 63/2,
+                  feature_images 62/4, dead_latents 59/6, auxiliary_loss 59/4, codebook_perplexity 59/4,
+                  jacobian_penalty 53/2, contractive_loss 51/3, nearest_code 50/2, sigmoid_jacobian_penalty 49/2,
+                  elbo_loss 48/3
     too small to tell a copy from an independent answer:
                   denoising_step 42/5, train_step 39/5, psnr 41/2, sparse_loss 43/3 (the textbook optimiser step
                   and one-line formulas), sample_images 36/3, kl_divergence 34/1, reparameterize 29/2,
