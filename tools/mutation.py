@@ -236,10 +236,16 @@ def score_line(outcomes):
     return f"{killed}/{scored} killed" + (f", {counts['survived']} survived" if counts["survived"] else "")
 
 
+def _header(second):
+    """The score table's two header lines; its second column names the exercise, or counts a notebook's."""
+    columns = ["notebook", second, "mutants", "equivalent", "killed", "score", "named hint", "restated", "crash",
+               "hidden check only", "timeout", "survived"]
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def table(results):
     """Markdown: one row per exercise, then the course's totals."""
-    rows = ["| notebook | exercise | mutants | equivalent | killed | score | named hint | restated | crash | "
-            "hidden check only | timeout | survived |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = _header("exercise")
     total = []
     for (stem, key, function), outcomes in results.items():
         total += outcomes
@@ -251,8 +257,7 @@ def table(results):
 def notebook_table(results):
     """Markdown for the README: one row per notebook (its exercises together), then the course's totals; the table
     per exercise is in instructors/mutation_testing.md."""
-    rows = ["| notebook | exercises | mutants | equivalent | killed | score | named hint | restated | crash | "
-            "hidden check only | timeout | survived |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = _header("exercises")
     by_notebook, total = {}, []
     for (stem, key, function), outcomes in results.items():
         by_notebook.setdefault(stem, []).append(outcomes)
