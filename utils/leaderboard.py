@@ -26,9 +26,12 @@ PCA_COMPONENTS = 32  # PCA's row uses the code size of notebooks 01-03
 def linear_probe_accuracy(train_codes, train_labels, test_codes, test_labels):
     """Accuracy on the test codes of a logistic regression fitted on the training codes (standardised with the
     training codes' statistics only)."""
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
-    probe.fit(train_codes.numpy(), train_labels.numpy())
-    return float(probe.score(test_codes.numpy(), test_labels.numpy()))
+    # Newton-CG, not the default L-BFGS: on the raw pixels and the 1,024-unit sparse code L-BFGS had not converged
+    # after 500 iterations (27 s for one probe on Fashion-MNIST); Newton-CG reaches the optimum, within its
+    # tolerance, in under 20 Newton steps, 2 to 10 times sooner (all eight probes: 15 s instead of 55 s).
+    probe = make_pipeline(StandardScaler(), LogisticRegression(solver="newton-cg"))
+    probe.fit(train_codes.float().numpy(), train_labels.numpy())
+    return float(probe.score(test_codes.float().numpy(), test_labels.numpy()))
 
 
 def psnr_per_image(reconstructions, images):
